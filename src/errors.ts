@@ -1,0 +1,104 @@
+/**
+ * The one error type of the library, {@linkcode MqttError}, and its codes.
+ *
+ * Bad arguments raise `TypeError` / `RangeError`; everything else raises an
+ * `MqttError` whose `code` is stable and whose `reasonCode` carries the MQTT
+ * reason code where a broker or the specification gave one.
+ *
+ * @module
+ */
+
+/**
+ * Stable machine-readable error codes. They are the Go reference's sentinel
+ * error names in kebab-case, plus `protocol-error` and `publish-refused`.
+ *
+ * @example Branch on a code
+ * ```ts
+ * import { MqttError } from "@mqttv5/client";
+ *
+ * function describe(err: unknown): string {
+ *   if (err instanceof MqttError && err.code === "not-connected") return "offline";
+ *   return "other";
+ * }
+ * ```
+ */
+export type MqttErrorCode =
+  | "not-connected"
+  | "already-connected"
+  | "closed"
+  | "connect-refused"
+  | "connect-timeout"
+  | "unexpected-packet"
+  | "protocol-error"
+  | "publish-refused"
+  | "subscribe-refused"
+  | "unsubscribe-refused"
+  | "write-queue-full"
+  | "qos-not-supported"
+  | "retain-not-supported"
+  | "packet-too-large"
+  | "wildcard-subs-unsupported"
+  | "subscription-ids-unsupported"
+  | "shared-subs-unsupported"
+  | "topic-alias-invalid"
+  | "queue-closed"
+  | "queue-full"
+  | "qos0-not-queueable"
+  | "eviction-not-supported"
+  | "invalid-broker-url"
+  | "missing-broker"
+  | "invalid-option"
+  | "nil-handler"
+  | "no-healthy-publishers"
+  | "drop-oldest-unsupported"
+  | "connection-lost"
+  | "auth-failed"
+  | "store-failed"
+  | "timeout";
+
+/** Options accepted by the {@linkcode MqttError} constructor. */
+export interface MqttErrorOptions {
+  /** The MQTT reason code the broker or the specification gave, if any. */
+  reasonCode?: number;
+  /** The underlying error, if any. */
+  cause?: unknown;
+}
+
+/**
+ * An error raised by the client or the codec. Inspect {@linkcode MqttError.code}
+ * (stable) and {@linkcode MqttError.reasonCode} (the MQTT reason code, where one
+ * applies); never match on the message text.
+ *
+ * @example Inspect a codec error
+ * ```ts
+ * import { MqttError } from "@mqttv5/client";
+ * import { PacketDecoder } from "@mqttv5/client/wire";
+ *
+ * const decoder = new PacketDecoder();
+ * try {
+ *   decoder.push(new Uint8Array([0x00, 0x00])); // packet type 0 is reserved
+ * } catch (err) {
+ *   if (err instanceof MqttError) console.log(err.code, err.reasonCode); // "protocol-error" 129
+ * }
+ * ```
+ */
+export class MqttError extends Error {
+  /** The stable error code. */
+  readonly code: MqttErrorCode;
+  /** The MQTT reason code, where a broker or the specification gave one. */
+  readonly reasonCode?: number;
+
+  /**
+   * Creates an error.
+   *
+   * @param code The stable error code.
+   * @param message A human-readable description (never contains credentials).
+   * @param options The reason code and cause, if any.
+   */
+  constructor(code: MqttErrorCode, message: string, options?: MqttErrorOptions) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+    this.name = "MqttError";
+    this.code = code;
+    if (options?.reasonCode !== undefined) this.reasonCode = options.reasonCode;
+  }
+}
