@@ -1,0 +1,336 @@
+/**
+ * A {@linkcode DialFunc} on `Deno.connect` and `Deno.connectTls`: the
+ * transport the client picks under Deno.
+ *
+ * `mqtt://` and `tcp://` dial plain TCP; `mqtts://`, `tls://`, `ssl://` (or any
+ * URL when `options.tls` is given) dial TLS with certificate verification on.
+ * The port defaults to 1883 for TCP and 8883 for TLS.
+ *
+ * ## What `Deno.connectTls` can and cannot do (Deno 2.9)
+ *
+ * | {@linkcode TlsOptions} | under Deno |
+ * | --- | --- |
+ * | `caCerts` | `caCerts`: trusted **in addition to** Deno's root store (webpki roots, or the system store with `DENO_TLS_CA_STORE=system`), not instead of it |
+ * | `cert` + `key` | `cert` + `key` (mutual TLS) |
+ * | `alpn` | `alpnProtocols` |
+ * | `serverName` | not supported: `connectTls` sends and verifies the host it connects to. (`Deno.startTls` takes a separate name but cannot present a client certificate.) |
+ * | `insecureSkipVerify` | not supported: only `unsafelyDisableHostnameVerification` exists, which still verifies the chain |
+ *
+ * When `serverName` differs from the URL's host, or `insecureSkipVerify` is
+ * set, {@linkcode denoDial} therefore dials through the `node:tls` adapter
+ * (`./node.ts`, loaded on demand), which supports both under Deno. Every other
+ * dial uses the Deno APIs.
+ *
+ * One more limit of `Deno.connectTls`: a `TlsConn` closed while its handshake
+ * is still running does not close its TCP socket until the handshake ends
+ * (Deno finishes a handshake before shutting a TLS stream down). An abort
+ * during the handshake still rejects at once with `signal.reason`, but the
+ * socket lingers inside Deno until the server answers or hangs up.
+ *
+ * @example Connect with the Deno transport
+ * ```ts ignore
+ * import { denoDial } from "@mqttv5/client/transport/deno";
+ *
+ * const conn = await denoDial(new URL("mqtts://broker.example:8883"), {
+ *   tls: { alpn: ["mqtt"] },
+ *   signal: AbortSignal.timeout(10_000),
+ * });
+ * conn.start((chunk) => console.log(chunk.length), (err) => console.log("closed", err));
+ * conn.close();
+ * ```
+ *
+ * @module
+ */
+
+import type { Connection, DialFunc, DialOptions, TlsOptions } from "./types.ts";
+
+export type { Connection, DialFunc, DialOptions, TlsOptions } from "./types.ts";
+
+const TLS_SCHEMES = new Set(["mqtts:", "tls:", "ssl:"]);
+
+/** Size of each read slab. Chunks are views into it; it is never written twice. */
+const SLAB_SIZE = 64 * 1024;
+/** A fresh slab is taken when less than this much is left at the tail. */
+const MIN_READ = 8 * 1024;
+
+interface Endpoint {
+  host: string;
+  port: number;
+  /** `host:port` (`[v6]:port`) for messages: never the URL, which may hold credentials. */
+  address: string;
+  tls: TlsOptions | undefined;
+}
+
+function endpoint(url: URL, options: DialOptions): Endpoint {
+  const tls = options.tls ?? (TLS_SCHEMES.has(url.protocol) ? {} : undefined);
+  const host = url.hostname.startsWith("[") ? url.hostname.slice(1, -1) : url.hostname;
+  if (host === "") throw new TypeError(`Cannot dial a ${url.protocol} URL without a host name`);
+  const port = url.port === "" ? (tls ? 8883 : 1883) : Number(url.port);
+  const address = `${host.includes(":") ? `[${host}]` : host}:${port}`;
+  return { host, port, address, tls };
+}
+
+function message(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+function toError(err: unknown): Error {
+  return err instanceof Error ? err : new Error(message(err));
+}
+
+/**
+ * Settles like `promise`, or rejects with `signal.reason` when the signal
+ * aborts first; a value that arrives after the abort goes to `discard`.
+ */
+function abortable<T>(
+  promise: Promise<T>,
+  signal: AbortSignal | undefined,
+  discard: (value: T) => void,
+): Promise<T> {
+  if (!signal) return promise;
+  if (signal.aborted) {
+    promise.then(discard, () => {});
+    return Promise.reject(signal.reason);
+  }
+  return new Promise<T>((resolve, reject) => {
+    let aborted = false;
+    const onAbort = () => {
+      aborted = true;
+      reject(signal.reason);
+    };
+    signal.addEventListener("abort", onAbort, { once: true });
+    promise.then(
+      (value) => {
+        signal.removeEventListener("abort", onAbort);
+        if (aborted) discard(value);
+        else resolve(value);
+      },
+      (err) => {
+        signal.removeEventListener("abort", onAbort);
+        reject(err);
+      },
+    );
+  });
+}
+
+function closeQuietly(conn: Deno.Conn): void {
+  try {
+    conn.close();
+  } catch {
+    // already closed
+  }
+}
+
+/**
+ * Opens a TCP or TLS {@linkcode Connection} with `Deno.connect` /
+ * `Deno.connectTls`.
+ *
+ * TLS passes `caCerts`, `cert` + `key` and `alpn` (as `alpnProtocols`) to
+ * `Deno.connectTls`, which uses the URL's host for SNI and verification, and
+ * resolves only after the handshake completed. `serverName` (when it differs
+ * from the URL's host) and `insecureSkipVerify` are beyond `Deno.connectTls`;
+ * such dials go through the `node:tls` adapter instead (see the module
+ * documentation). Deno adds `caCerts` to its root store rather than replacing
+ * it.
+ *
+ * Reading fills 64 KiB slabs front to back and hands out `subarray` views, so
+ * a chunk is never overwritten once delivered (a chunk kept by the client
+ * keeps its slab alive). `write` loops until `conn.write` has taken every
+ * byte. `close` closes the socket at once. Once resolved, the connection no
+ * longer listens to `options.signal`.
+ *
+ * Needs `--allow-net` for the broker's host.
+ *
+ * @param url The broker URL; only its scheme, host and port are used.
+ * @param options TLS settings and an abort signal.
+ * @returns The open connection.
+ * @throws {Error} The TCP connect or the TLS handshake failed; the message
+ *   names `host:port`, the runtime's error is the `cause`.
+ * @throws {TypeError} The URL has no host, or `cert` comes without `key`.
+ * @throws The `signal.reason` when `options.signal` aborts first.
+ *
+ * @example Plain TCP
+ * ```ts ignore
+ * import { denoDial } from "@mqttv5/client/transport/deno";
+ *
+ * const conn = await denoDial(new URL("mqtt://127.0.0.1:1883"), {});
+ * conn.close();
+ * ```
+ *
+ * @example Mutual TLS with a private CA
+ * ```ts ignore
+ * import { denoDial } from "@mqttv5/client/transport/deno";
+ *
+ * const conn = await denoDial(new URL("mqtts://broker.internal:8883"), {
+ *   tls: {
+ *     caCerts: [await Deno.readTextFile("ca.pem")],
+ *     cert: await Deno.readTextFile("client.pem"),
+ *     key: await Deno.readTextFile("client.key"),
+ *   },
+ * });
+ * conn.close();
+ * ```
+ */
+export const denoDial: DialFunc = async (
+  url: URL,
+  options: DialOptions,
+): Promise<Connection> => {
+  const signal = options.signal;
+  signal?.throwIfAborted();
+  const ep = endpoint(url, options);
+  const tls = ep.tls;
+  if (tls === undefined) return new DenoConnection(await connectTcp(ep, signal), ep.address);
+  if (
+    tls.insecureSkipVerify === true || (tls.serverName !== undefined && tls.serverName !== ep.host)
+  ) {
+    const { nodeDial } = await import("./node.ts");
+    return nodeDial(url, options);
+  }
+  if ((tls.cert === undefined) !== (tls.key === undefined)) {
+    throw new TypeError("Cannot use TLS options: cert and key must be given together");
+  }
+  return new DenoConnection(await connectTls(ep, tls, signal), ep.address);
+};
+
+async function connectTcp(ep: Endpoint, signal: AbortSignal | undefined): Promise<Deno.TcpConn> {
+  let conn: Deno.TcpConn;
+  try {
+    conn = await Deno.connect({ hostname: ep.host, port: ep.port, signal });
+  } catch (err) {
+    if (signal?.aborted) throw signal.reason;
+    throw new Error(`Cannot connect to ${ep.address}: ${message(err)}`, { cause: err });
+  }
+  if (signal?.aborted) {
+    closeQuietly(conn);
+    throw signal.reason;
+  }
+  try {
+    conn.setNoDelay(true);
+  } catch {
+    // not fatal
+  }
+  return conn;
+}
+
+async function connectTls(
+  ep: Endpoint,
+  tls: TlsOptions,
+  signal: AbortSignal | undefined,
+): Promise<Deno.TlsConn> {
+  const base: Deno.ConnectTlsOptions = { hostname: ep.host, port: ep.port };
+  if (tls.caCerts !== undefined) base.caCerts = tls.caCerts;
+  if (tls.alpn !== undefined) base.alpnProtocols = tls.alpn;
+  const options = tls.cert !== undefined && tls.key !== undefined
+    ? { ...base, cert: tls.cert, key: tls.key }
+    : base;
+  // Deno.connectTls has no signal: race it and close whatever arrives late.
+  let conn: Deno.TlsConn;
+  try {
+    conn = await abortable(Deno.connectTls(options), signal, closeQuietly);
+  } catch (err) {
+    if (signal?.aborted) throw signal.reason;
+    throw new Error(`Cannot connect to ${ep.address}: ${message(err)}`, { cause: err });
+  }
+  // connectTls resolves after the TCP connect; make the handshake (and the
+  // certificate verification) happen now so that failures reject the dial.
+  const onAbort = () => closeQuietly(conn);
+  signal?.addEventListener("abort", onAbort, { once: true });
+  try {
+    await conn.handshake();
+  } catch (err) {
+    closeQuietly(conn);
+    if (signal?.aborted) throw signal.reason;
+    throw new Error(`TLS handshake with ${ep.address} failed: ${message(err)}`, { cause: err });
+  } finally {
+    signal?.removeEventListener("abort", onAbort);
+  }
+  if (signal?.aborted) {
+    closeQuietly(conn);
+    throw signal.reason;
+  }
+  return conn;
+}
+
+class DenoConnection implements Connection {
+  readonly #conn: Deno.Conn;
+  readonly #address: string;
+  /** close() was called, or the read loop ended. */
+  #closed = false;
+  /** close() was called: the end is orderly whatever the read loop saw. */
+  #closedLocally = false;
+  #started = false;
+  #reported = false;
+  #onClose: ((error?: Error) => void) | undefined;
+
+  constructor(conn: Deno.Conn, address: string) {
+    this.#conn = conn;
+    this.#address = address;
+  }
+
+  start(onData: (chunk: Uint8Array) => void, onClose: (error?: Error) => void): void {
+    if (this.#started) throw new Error("Connection.start() must be called only once");
+    this.#started = true;
+    this.#onClose = onClose;
+    if (this.#closed) queueMicrotask(() => this.#report(undefined));
+    else void this.#readLoop(onData);
+  }
+
+  async #readLoop(onData: (chunk: Uint8Array) => void): Promise<void> {
+    let slab = new Uint8Array(SLAB_SIZE);
+    let offset = 0;
+    let error: Error | undefined;
+    try {
+      while (true) {
+        if (slab.length - offset < MIN_READ) {
+          slab = new Uint8Array(SLAB_SIZE);
+          offset = 0;
+        }
+        const n = await this.#conn.read(slab.subarray(offset));
+        if (n === null || this.#closed) break;
+        const chunk = slab.subarray(offset, offset + n);
+        offset += n;
+        onData(chunk);
+      }
+    } catch (err) {
+      if (!this.#closedLocally) {
+        error = new Error(`Connection to ${this.#address} failed: ${message(err)}`, {
+          cause: toError(err),
+        });
+      }
+    }
+    if (!this.#closed) {
+      this.#closed = true;
+      closeQuietly(this.#conn);
+    }
+    this.#report(error);
+  }
+
+  async write(data: Uint8Array): Promise<void> {
+    if (this.#closed) throw this.#closedError();
+    try {
+      let written = await this.#conn.write(data);
+      while (written < data.length) written += await this.#conn.write(data.subarray(written));
+    } catch (err) {
+      if (this.#closed) throw this.#closedError();
+      throw new Error(`Cannot write to ${this.#address}: ${message(err)}`, { cause: err });
+    }
+  }
+
+  close(): void {
+    if (this.#closedLocally) return;
+    this.#closedLocally = true;
+    if (this.#closed) return;
+    this.#closed = true;
+    closeQuietly(this.#conn); // a pending read rejects; the read loop reports
+  }
+
+  #closedError(): Error {
+    return new Error(`Cannot write to ${this.#address}: the connection is closed`);
+  }
+
+  #report(error: Error | undefined): void {
+    if (this.#reported) return;
+    this.#reported = true;
+    this.#onClose!(this.#closedLocally ? undefined : error);
+  }
+}

@@ -1,0 +1,278 @@
+/**
+ * A {@linkcode DialFunc} on `node:net` and `node:tls`: the transport for Node,
+ * and the one Deno falls back to for TLS options `Deno.connectTls` lacks.
+ *
+ * `mqtt://` and `tcp://` dial plain TCP; `mqtts://`, `tls://`, `ssl://` (or any
+ * URL when `options.tls` is given) dial TLS with certificate verification on.
+ * The port defaults to 1883 for TCP and 8883 for TLS.
+ *
+ * @example Connect with the Node transport
+ * ```ts ignore
+ * import { nodeDial } from "@mqttv5/client/transport/node";
+ *
+ * const conn = await nodeDial(new URL("mqtts://broker.example:8883"), {
+ *   tls: { alpn: ["mqtt"] },
+ *   signal: AbortSignal.timeout(10_000),
+ * });
+ * conn.start((chunk) => console.log(chunk.length), (err) => console.log("closed", err));
+ * conn.close();
+ * ```
+ *
+ * @module
+ */
+
+import { connect as netConnect, isIP, type Socket } from "node:net";
+import {
+  checkServerIdentity,
+  connect as tlsConnect,
+  type ConnectionOptions as NodeTlsConnectionOptions,
+} from "node:tls";
+import type { Connection, DialFunc, DialOptions, TlsOptions } from "./types.ts";
+
+export type { Connection, DialFunc, DialOptions, TlsOptions } from "./types.ts";
+
+const TLS_SCHEMES = new Set(["mqtts:", "tls:", "ssl:"]);
+
+interface Endpoint {
+  host: string;
+  port: number;
+  /** `host:port` (`[v6]:port`) for messages: never the URL, which may hold credentials. */
+  address: string;
+  tls: TlsOptions | undefined;
+}
+
+function endpoint(url: URL, options: DialOptions): Endpoint {
+  const tls = options.tls ?? (TLS_SCHEMES.has(url.protocol) ? {} : undefined);
+  const host = url.hostname.startsWith("[") ? url.hostname.slice(1, -1) : url.hostname;
+  if (host === "") throw new TypeError(`Cannot dial a ${url.protocol} URL without a host name`);
+  const port = url.port === "" ? (tls ? 8883 : 1883) : Number(url.port);
+  const address = `${host.includes(":") ? `[${host}]` : host}:${port}`;
+  return { host, port, address, tls };
+}
+
+function message(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+function tlsOptions(ep: Endpoint, tls: TlsOptions): NodeTlsConnectionOptions {
+  if ((tls.cert === undefined) !== (tls.key === undefined)) {
+    throw new TypeError("Cannot use TLS options: cert and key must be given together");
+  }
+  const serverName = tls.serverName ?? ep.host;
+  const options: NodeTlsConnectionOptions = {
+    host: ep.host,
+    port: ep.port,
+    rejectUnauthorized: tls.insecureSkipVerify !== true,
+  };
+  if (isIP(serverName) === 0) {
+    options.servername = serverName; // SNI and the name verified.
+  } else if (serverName !== ep.host) {
+    // SNI must not carry an IP address (RFC 6066); verify against it anyway.
+    options.checkServerIdentity = (_host, cert) => checkServerIdentity(serverName, cert);
+  }
+  if (tls.caCerts !== undefined) options.ca = tls.caCerts;
+  if (tls.cert !== undefined) options.cert = tls.cert;
+  if (tls.key !== undefined) options.key = tls.key;
+  if (tls.alpn !== undefined) options.ALPNProtocols = tls.alpn;
+  return options;
+}
+
+/**
+ * Opens a TCP or TLS {@linkcode Connection} with `node:net` / `node:tls`.
+ *
+ * TLS maps {@linkcode TlsOptions} onto `tls.connect`: `caCerts` → `ca`
+ * (replacing the default trust store), `cert`/`key`, `serverName` →
+ * `servername` (SNI and the name verified; default: the URL's host),
+ * `insecureSkipVerify` → `rejectUnauthorized: false`, `alpn` →
+ * `ALPNProtocols`. Resolves once the TCP connection is up or, for TLS, once the
+ * handshake and verification succeeded.
+ *
+ * Once resolved, the connection no longer listens to `options.signal`.
+ * Inbound chunks are fresh `Uint8Array` views of the buffers the runtime
+ * allocates for each read (not `Buffer`s, whose `slice` does not copy).
+ * `write` resolves from the `socket.write` callback; `close` destroys the
+ * socket at once.
+ *
+ * @param url The broker URL; only its scheme, host and port are used.
+ * @param options TLS settings and an abort signal.
+ * @returns The open connection.
+ * @throws {Error} The TCP connect or the TLS handshake failed; the message
+ *   names `host:port`, the runtime's error is the `cause`.
+ * @throws {TypeError} The URL has no host, or `cert` comes without `key`.
+ * @throws The `signal.reason` when `options.signal` aborts first.
+ *
+ * @example Plain TCP
+ * ```ts ignore
+ * import { nodeDial } from "@mqttv5/client/transport/node";
+ *
+ * const conn = await nodeDial(new URL("mqtt://127.0.0.1:1883"), {});
+ * conn.close();
+ * ```
+ *
+ * @example Mutual TLS with a private CA
+ * ```ts ignore
+ * import { readFile } from "node:fs/promises";
+ * import { nodeDial } from "@mqttv5/client/transport/node";
+ *
+ * const conn = await nodeDial(new URL("mqtts://broker.internal:8883"), {
+ *   tls: {
+ *     caCerts: [await readFile("ca.pem", "utf8")],
+ *     cert: await readFile("client.pem", "utf8"),
+ *     key: await readFile("client.key", "utf8"),
+ *   },
+ * });
+ * conn.close();
+ * ```
+ */
+export const nodeDial: DialFunc = (url: URL, options: DialOptions): Promise<Connection> => {
+  const signal = options.signal;
+  if (signal?.aborted) return Promise.reject(signal.reason);
+  let ep: Endpoint;
+  let connectOptions: NodeTlsConnectionOptions | undefined;
+  try {
+    ep = endpoint(url, options);
+    if (ep.tls) connectOptions = tlsOptions(ep, ep.tls);
+  } catch (err) {
+    return Promise.reject(err);
+  }
+  return new Promise<Connection>((resolve, reject) => {
+    const socket: Socket = connectOptions
+      ? tlsConnect(connectOptions)
+      : netConnect({ host: ep.host, port: ep.port });
+    let tcpUp = false;
+    const onTcp = () => {
+      tcpUp = true;
+    };
+    const cleanup = () => {
+      socket.off("connect", onTcp);
+      socket.off(connectOptions ? "secureConnect" : "connect", onReady);
+      socket.off("error", onError);
+      signal?.removeEventListener("abort", onAbort);
+    };
+    const onReady = () => {
+      const conn = new NodeConnection(socket, ep.address); // attaches its own listeners first
+      cleanup();
+      resolve(conn);
+    };
+    const onError = (err: Error) => {
+      cleanup();
+      socket.on("error", () => {}); // late errors of the destroyed socket
+      socket.destroy();
+      const what = connectOptions && tcpUp
+        ? `TLS handshake with ${ep.address} failed`
+        : `Cannot connect to ${ep.address}`;
+      reject(new Error(`${what}: ${err.message}`, { cause: err }));
+    };
+    const onAbort = () => {
+      cleanup();
+      socket.on("error", () => {}); // late errors of the destroyed socket
+      socket.destroy();
+      reject(signal!.reason);
+    };
+    socket.on("connect", onTcp);
+    socket.once(connectOptions ? "secureConnect" : "connect", onReady);
+    socket.once("error", onError);
+    signal?.addEventListener("abort", onAbort, { once: true });
+  });
+};
+
+class NodeConnection implements Connection {
+  readonly #socket: Socket;
+  readonly #address: string;
+  /** close() was called. */
+  #closed = false;
+  /** The socket emitted "close". */
+  #ended = false;
+  #error: Error | undefined;
+  #started = false;
+  #reported = false;
+  #onClose: ((error?: Error) => void) | undefined;
+  #pendingReject: ((error: Error) => void) | undefined;
+
+  constructor(socket: Socket, address: string) {
+    this.#socket = socket;
+    this.#address = address;
+    socket.setNoDelay(true);
+    socket.on("error", (err: Error) => {
+      this.#error ??= err;
+    });
+    socket.on("close", () => {
+      this.#ended = true;
+      this.#pendingReject?.(this.#closedError());
+      if (this.#started) this.#report();
+    });
+  }
+
+  start(onData: (chunk: Uint8Array) => void, onClose: (error?: Error) => void): void {
+    if (this.#started) throw new Error("Connection.start() must be called only once");
+    this.#started = true;
+    this.#onClose = onClose;
+    if (this.#ended) {
+      queueMicrotask(() => this.#report());
+      return;
+    }
+    this.#socket.on("data", (buf: Uint8Array) => {
+      if (this.#closed || this.#reported) return;
+      try {
+        onData(new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength));
+      } catch (err) {
+        this.#error ??= err instanceof Error ? err : new Error(message(err));
+        this.#socket.destroy();
+      }
+    });
+  }
+
+  write(data: Uint8Array): Promise<void> {
+    if (this.#closed || this.#ended || this.#socket.destroyed) {
+      return Promise.reject(this.#closedError());
+    }
+    return new Promise<void>((resolve, reject) => {
+      let settled = false;
+      const fail = (error: Error) => {
+        if (settled) return;
+        settled = true;
+        if (this.#pendingReject === fail) this.#pendingReject = undefined;
+        reject(error);
+      };
+      this.#pendingReject = fail; // close() and "close" reject it
+      this.#socket.write(data, (err) => {
+        if (settled) return;
+        // Node calls back without an error when the socket was destroyed
+        // with the write still pending: that write did not complete.
+        if (!err && !this.#socket.destroyed) {
+          settled = true;
+          if (this.#pendingReject === fail) this.#pendingReject = undefined;
+          resolve();
+        } else if (this.#closed || this.#ended || !err) {
+          fail(this.#closedError());
+        } else {
+          fail(new Error(`Cannot write to ${this.#address}: ${err.message}`, { cause: err }));
+        }
+      });
+    });
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#pendingReject?.(this.#closedError());
+    this.#socket.destroy();
+  }
+
+  #closedError(): Error {
+    const message = `Cannot write to ${this.#address}: the connection is closed`;
+    const cause = this.#closed ? undefined : this.#error;
+    return cause ? new Error(message, { cause }) : new Error(message);
+  }
+
+  #report(): void {
+    if (this.#reported) return;
+    this.#reported = true;
+    const error = this.#closed || this.#error === undefined
+      ? undefined
+      : new Error(`Connection to ${this.#address} failed: ${this.#error.message}`, {
+        cause: this.#error,
+      });
+    this.#onClose!(error);
+  }
+}

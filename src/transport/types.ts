@@ -1,0 +1,112 @@
+/**
+ * The transport contract: a {@linkcode DialFunc} opens a {@linkcode Connection}
+ * to a broker URL. The client speaks MQTT over any byte stream that meets this
+ * contract: TCP and TLS adapters for Deno, Bun and Node ship with the package,
+ * `wsDial()` covers WebSocket, and tests plug in in-memory pipes.
+ *
+ * ## The Connection contract
+ *
+ * - **Reading.** The client calls {@linkcode Connection.start} exactly once.
+ *   The adapter then calls `onData(chunk)` for every chunk of inbound bytes, in
+ *   order, and `onClose(error?)` exactly once when the stream ends (no error
+ *   for an orderly end). The chunk belongs to the client from then on: the
+ *   adapter must never write into a buffer it has handed over (copy first when
+ *   the runtime reuses its read buffer). `onData` is never called after
+ *   `onClose`.
+ * - **Writing.** {@linkcode Connection.write} writes all of `data` and resolves
+ *   when the runtime has taken every byte (partial writes are resumed by the
+ *   adapter); `data` may be reused by the caller after that. The client keeps
+ *   at most one write in flight. A write on a broken or closed connection
+ *   rejects.
+ * - **Closing.** {@linkcode Connection.close} closes both directions at once,
+ *   is idempotent, and leads to `onClose` (if `start` was called).
+ *
+ * @example A DialFunc that logs before delegating
+ * ```ts
+ * import type { DialFunc } from "@mqttv5/client";
+ *
+ * function logged(inner: DialFunc): DialFunc {
+ *   return (url, options) => {
+ *     console.log("dialing", url.href);
+ *     return inner(url, options);
+ *   };
+ * }
+ * ```
+ *
+ * @module
+ */
+
+/**
+ * TLS settings for `mqtts://`, `tls://`, `ssl://` and `wss://`. Certificate
+ * verification is on unless `insecureSkipVerify` is set.
+ */
+export interface TlsOptions {
+  /**
+   * PEM-encoded CA certificates to trust. Node and Bun trust only these; Deno
+   * adds them to its root store (`Deno.connectTls` cannot replace it).
+   */
+  caCerts?: string[];
+  /** PEM-encoded client certificate chain, for mutual TLS. */
+  cert?: string;
+  /** PEM-encoded private key of `cert`. */
+  key?: string;
+  /** The name to verify the server certificate against (SNI). @default {the URL's host name} */
+  serverName?: string;
+  /** Skip server certificate verification. Never in production. @default {false} */
+  insecureSkipVerify?: boolean;
+  /** ALPN protocols to offer, for example `["mqtt"]`. */
+  alpn?: string[];
+}
+
+/** What the client passes to a {@linkcode DialFunc} for each attempt. */
+export interface DialOptions {
+  /** TLS settings; present for TLS schemes. */
+  tls?: TlsOptions;
+  /** Aborted when the attempt times out or the client gives up. */
+  signal?: AbortSignal;
+}
+
+/**
+ * An open byte stream to a broker. See the module documentation for the full
+ * contract adapters must meet.
+ */
+export interface Connection {
+  /**
+   * Starts delivering inbound bytes. Called once.
+   *
+   * @param onData Receives each inbound chunk; the chunk is the client's to keep.
+   * @param onClose Called once when the stream ends, with the error if it failed.
+   */
+  start(onData: (chunk: Uint8Array) => void, onClose: (error?: Error) => void): void;
+  /**
+   * Writes all of `data`.
+   *
+   * @param data The bytes; the caller may reuse the buffer once this resolves.
+   * @returns Resolves when the runtime has taken every byte.
+   */
+  write(data: Uint8Array): Promise<void>;
+  /** Closes the connection. Idempotent. */
+  close(): void;
+}
+
+/**
+ * Opens a {@linkcode Connection} to `url`. Rejects when the connection cannot
+ * be made (or `options.signal` aborts, with the signal's reason).
+ *
+ * @example An in-memory transport for tests
+ * ```ts
+ * import type { Connection, DialFunc } from "@mqttv5/client";
+ *
+ * const dial: DialFunc = (_url, _options) => {
+ *   const conn: Connection = {
+ *     start(_onData, _onClose) {},
+ *     write(_data) {
+ *       return Promise.resolve();
+ *     },
+ *     close() {},
+ *   };
+ *   return Promise.resolve(conn);
+ * };
+ * ```
+ */
+export type DialFunc = (url: URL, options: DialOptions) => Promise<Connection>;

@@ -1,0 +1,728 @@
+// Runtime-neutral cases for a DialFunc, run against a real mosquitto (and, for
+// ALPN and aborts, small node:net / node:tls servers on loopback). The runners
+// are tests/transport/deno_test.ts (denoDial), tests/transport/node_test.ts
+// (nodeDial under Deno) and bun-tests/transport.test.ts (bunDial and nodeDial
+// under Bun).
+//
+// Every connection goes through `open()`, whose recorder checks the contract on
+// the way: each chunk is copied when it is delivered and compared with the
+// chunk itself at the end (chunks must never be written to after delivery),
+// onClose must come once, and onData never after it.
+
+import assert from "node:assert/strict";
+import { createServer as createTcpServer, type Server, type Socket } from "node:net";
+import { createServer as createTlsServer, type TLSSocket } from "node:tls";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { encodePacket, type Packet, PacketDecoder, PacketType } from "../../src/wire/mod.ts";
+import type { Connection, DialFunc, DialOptions } from "../../src/transport/types.ts";
+import { type Broker, type BrokerOptions, freePort, startBroker } from "../_helpers/broker.ts";
+import { makeCerts } from "../_helpers/certs.ts";
+
+/** Known, documented limits of a runtime that some cases allow for. */
+export interface Quirks {
+  /**
+   * A TLS dial aborted during the handshake rejects promptly, but the runtime
+   * keeps the TCP socket until the peer answers or closes. Deno: a TlsConn
+   * closed mid-handshake lingers until the handshake completes
+   * (rustls-tokio-stream's close task; denoland/deno#14547).
+   */
+  abortedTlsHandshakeLingers?: boolean;
+}
+
+/** What a case gets to work with. */
+export interface CaseContext {
+  /** The DialFunc under test. */
+  dial: DialFunc;
+  /** What the runtime cannot do. */
+  quirks: Quirks;
+  /** The broker the case asked for (`TransportCase.broker`). */
+  broker: Broker;
+}
+
+/** One behaviour of a DialFunc. */
+export interface TransportCase {
+  /** Test name, without the adapter's name. */
+  name: string;
+  /** The broker to start for the case; `false` for none. */
+  broker: BrokerOptions | false;
+  run(ctx: CaseContext): Promise<void>;
+}
+
+// ---------------------------------------------------------------------------
+// Tools
+
+const delay = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/** Rejects when `promise` takes longer than `ms`, so that a case fails instead of hanging. */
+export async function within<T>(ms: number, promise: Promise<T>, what: string): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`Timed out after ${ms} ms: ${what}`)), ms);
+  });
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Resolves with the rejection of `promise`; fails when it resolves. */
+async function rejection(promise: Promise<unknown>, ms: number, what: string): Promise<unknown> {
+  const outcome = await within(
+    ms,
+    promise.then(
+      (value) => ({ ok: true as const, value }),
+      (error) => ({ ok: false as const, error }),
+    ),
+    what,
+  );
+  if (outcome.ok) {
+    if (isConnection(outcome.value)) outcome.value.close();
+    assert.fail(`${what}: expected a rejection, got a value`);
+  }
+  return outcome.error;
+}
+
+function isConnection(value: unknown): value is Connection {
+  return typeof value === "object" && value !== null && "close" in value && "write" in value;
+}
+
+/** An open connection whose inbound bytes are recorded, checked and decoded. */
+export class Recorder {
+  readonly conn: Connection;
+  readonly chunks: Uint8Array[] = [];
+  readonly copies: Uint8Array[] = [];
+  readonly packets: Packet[] = [];
+  readonly #decoder = new PacketDecoder();
+  closeCalls = 0;
+  closeError: Error | undefined;
+  dataAfterClose = 0;
+  readonly closed: Promise<Error | undefined>;
+  #waiters: { type: number; resolve: (p: Packet) => void }[] = [];
+  #taken = 0;
+  #decodeError: unknown;
+
+  constructor(conn: Connection) {
+    this.conn = conn;
+    let resolveClosed!: (error: Error | undefined) => void;
+    this.closed = new Promise((resolve) => (resolveClosed = resolve));
+    conn.start(
+      (chunk) => {
+        if (this.closeCalls > 0) this.dataAfterClose++;
+        this.chunks.push(chunk);
+        this.copies.push(chunk.slice());
+        try {
+          for (const p of this.#decoder.push(chunk)) this.packets.push(p);
+        } catch (err) {
+          this.#decodeError ??= err;
+        }
+        this.#wake();
+      },
+      (error) => {
+        this.closeCalls++;
+        if (this.closeCalls === 1) {
+          this.closeError = error;
+          resolveClosed(error);
+        }
+      },
+    );
+  }
+
+  /** The next packet of `type` not yet taken (packets of other types are skipped). */
+  next(type: number, ms = 5000): Promise<Packet> {
+    const found = this.#find(type);
+    if (found) return Promise.resolve(found);
+    return within(
+      ms,
+      new Promise<Packet>((resolve) => this.#waiters.push({ type, resolve })),
+      `waiting for packet type ${type}`,
+    );
+  }
+
+  #find(type: number): Packet | undefined {
+    while (this.#taken < this.packets.length) {
+      const p = this.packets[this.#taken++];
+      if (p.type === type) return p;
+    }
+    return undefined;
+  }
+
+  #wake(): void {
+    while (this.#waiters.length > 0) {
+      const found = this.#find(this.#waiters[0].type);
+      if (!found) return;
+      this.#waiters.shift()!.resolve(found);
+    }
+  }
+
+  /** Asserts the contract invariants observed so far. */
+  check(): void {
+    assert.equal(this.#decodeError, undefined, "inbound bytes decode as MQTT");
+    assert.equal(this.dataAfterClose, 0, "onData is never called after onClose");
+    assert.ok(this.closeCalls <= 1, `onClose is called once, not ${this.closeCalls} times`);
+    for (let i = 0; i < this.chunks.length; i++) {
+      assert.ok(this.chunks[i].length > 0, `chunk ${i} is not empty`);
+      assert.ok(
+        equalBytes(this.chunks[i], this.copies[i]),
+        `chunk ${i} (${this.chunks[i].length} bytes) was changed after delivery`,
+      );
+    }
+  }
+
+  /** Closes, waits for onClose, checks the invariants; returns the close error. */
+  async finish(): Promise<Error | undefined> {
+    this.conn.close();
+    const error = await within(5000, this.closed, "onClose after close()");
+    await delay(10);
+    this.check();
+    assert.equal(this.closeCalls, 1);
+    return error;
+  }
+}
+
+function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+/** Dials and starts recording. */
+export async function open(
+  dial: DialFunc,
+  url: string,
+  options: DialOptions = {},
+): Promise<Recorder> {
+  const conn = await within(10_000, dial(new URL(url), options), `dialing ${url}`);
+  return new Recorder(conn);
+}
+
+let clientCounter = 0;
+
+/** Sends CONNECT and returns the CONNACK. */
+export async function mqttConnect(r: Recorder): Promise<Packet> {
+  await r.conn.write(encodePacket({
+    type: PacketType.Connect,
+    clientId: `transport-test-${Date.now()}-${clientCounter++}`,
+    cleanStart: true,
+    keepAlive: 60,
+  }));
+  const connack = await r.next(PacketType.Connack);
+  assert.equal(connack.type, PacketType.Connack);
+  if (connack.type === PacketType.Connack) assert.equal(connack.reasonCode, 0);
+  return connack;
+}
+
+async function mqttSubscribe(r: Recorder, topic: string): Promise<void> {
+  await r.conn.write(encodePacket({
+    type: PacketType.Subscribe,
+    packetId: 1,
+    filters: [{ topic, qos: 0 }],
+  }));
+  const suback = await r.next(PacketType.Suback);
+  if (suback.type === PacketType.Suback) assert.deepEqual(suback.reasonCodes, [0]);
+}
+
+function publish(topic: string, payload: Uint8Array): Uint8Array {
+  return encodePacket({
+    type: PacketType.Publish,
+    topic,
+    payload,
+    qos: 0,
+    retain: false,
+    dup: false,
+  });
+}
+
+/** `n` bytes of a pattern that differs per seed and per position. */
+function pattern(n: number, seed: number): Uint8Array {
+  const out = new Uint8Array(n);
+  let x = (seed * 2654435761) >>> 0 || 1;
+  for (let i = 0; i < n; i++) {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    out[i] = x & 0xff;
+  }
+  return out;
+}
+
+/**
+ * A TCP server on loopback that accepts and never writes; with `read: false`
+ * it does not read either (and then does not notice the peer closing).
+ */
+async function holdServer({ read }: { read: boolean }): Promise<{
+  port: number;
+  sockets: Socket[];
+  accepted: Promise<Socket>;
+  [Symbol.asyncDispose](): Promise<void>;
+}> {
+  const sockets: Socket[] = [];
+  let resolveAccepted!: (s: Socket) => void;
+  const accepted = new Promise<Socket>((resolve) => (resolveAccepted = resolve));
+  const server: Server = createTcpServer((socket) => {
+    socket.on("error", () => {});
+    if (read) socket.resume(); // discard
+    else socket.pause();
+    sockets.push(socket);
+    resolveAccepted(socket);
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const address = server.address();
+  const port = typeof address === "object" && address !== null ? address.port : 0;
+  return {
+    port,
+    sockets,
+    accepted,
+    async [Symbol.asyncDispose]() {
+      for (const s of sockets) s.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+function socketClosed(socket: Socket): Promise<void> {
+  if (socket.destroyed) return Promise.resolve();
+  return new Promise((resolve) => socket.once("close", () => resolve()));
+}
+
+function assertNamesAddress(error: unknown, address: string, secrets: string[] = []): void {
+  assert.ok(error instanceof Error, `rejects with an Error, got ${String(error)}`);
+  assert.ok(
+    error.message.includes(address),
+    `the message names ${address}: ${JSON.stringify(error.message)}`,
+  );
+  for (const secret of secrets) {
+    assert.ok(!error.message.includes(secret), `the message does not contain "${secret}"`);
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Cases
+
+const TLS: BrokerOptions = { tls: true };
+const MTLS: BrokerOptions = { mtls: true };
+
+/** Round-trips `publishes` through the broker on topic `t/<id>` and checks every payload. */
+async function roundTrip(r: Recorder, payloads: Uint8Array[]): Promise<void> {
+  const topic = `t/${clientCounter++}`;
+  await mqttSubscribe(r, topic);
+  for (const p of payloads) await r.conn.write(publish(topic, p));
+  for (let i = 0; i < payloads.length; i++) {
+    const got = await r.next(PacketType.Publish, 20_000);
+    assert.equal(got.type, PacketType.Publish);
+    if (got.type !== PacketType.Publish) return;
+    assert.equal(got.topic, topic);
+    assert.equal(got.payload.length, payloads[i].length, `payload ${i} length`);
+    assert.ok(equalBytes(got.payload, payloads[i]), `payload ${i} bytes`);
+  }
+}
+
+export const TRANSPORT_CASES: TransportCase[] = [
+  {
+    name: "plain TCP: CONNECT gets a CONNACK from mosquitto",
+    broker: {},
+    async run({ dial, broker }) {
+      const r = await open(dial, broker.url);
+      await mqttConnect(r);
+      assert.equal(await r.finish(), undefined);
+    },
+  },
+  {
+    name: "plain TCP: tcp:// dials plain TCP too",
+    broker: {},
+    async run({ dial, broker }) {
+      const r = await open(dial, `tcp://${broker.host}:${broker.port}`);
+      await mqttConnect(r);
+      await r.finish();
+    },
+  },
+  {
+    name: "TLS: CONNECT gets a CONNACK, the server verified against caCerts (DNS SAN)",
+    broker: TLS,
+    async run({ dial, broker }) {
+      const r = await open(dial, broker.tlsUrl!, { tls: { caCerts: [broker.certs!.ca.cert] } });
+      await mqttConnect(r);
+      assert.equal(await r.finish(), undefined);
+    },
+  },
+  {
+    name: "TLS: verifies an IP address SAN when the URL host is an IP",
+    broker: TLS,
+    async run({ dial, broker }) {
+      const r = await open(dial, `mqtts://127.0.0.1:${broker.tlsPort}`, {
+        tls: { caCerts: [broker.certs!.ca.cert] },
+      });
+      await mqttConnect(r);
+      await r.finish();
+    },
+  },
+  {
+    name: "TLS: tls://, ssl:// and options.tls on any scheme select TLS",
+    broker: TLS,
+    async run({ dial, broker }) {
+      const tls = { caCerts: [broker.certs!.ca.cert] };
+      for (
+        const url of [`tls://localhost:${broker.tlsPort}`, `ssl://localhost:${broker.tlsPort}`]
+      ) {
+        const r = await open(dial, url, { tls });
+        await mqttConnect(r);
+        await r.finish();
+      }
+      const r = await open(dial, `mqtt://localhost:${broker.tlsPort}`, { tls });
+      await mqttConnect(r);
+      await r.finish();
+    },
+  },
+  {
+    name: "TLS: rejects a server certificate from an unknown CA, naming host:port",
+    broker: TLS,
+    async run({ dial, broker }) {
+      const started = Date.now();
+      const error = await rejection(
+        dial(new URL(broker.tlsUrl!), { tls: { caCerts: [broker.certs!.otherCa.cert] } }),
+        5000,
+        "dial with the wrong CA",
+      );
+      assertNamesAddress(error, `localhost:${broker.tlsPort}`);
+      assert.ok(Date.now() - started < 3000, "rejects promptly");
+    },
+  },
+  {
+    name: "TLS: verification is on by default (no caCerts, no tls options)",
+    broker: TLS,
+    async run({ dial, broker }) {
+      for (const options of [{}, { tls: {} }] as DialOptions[]) {
+        const error = await rejection(dial(new URL(broker.tlsUrl!), options), 5000, "default dial");
+        assertNamesAddress(error, `localhost:${broker.tlsPort}`);
+      }
+    },
+  },
+  {
+    name: "TLS: serverName is the name verified, whatever host is dialed",
+    broker: TLS,
+    async run({ dial, broker }) {
+      const caCerts = [broker.certs!.ca.cert];
+      const url = `mqtts://127.0.0.1:${broker.tlsPort}`;
+      const r = await open(dial, url, { tls: { caCerts, serverName: "localhost" } });
+      await mqttConnect(r);
+      await r.finish();
+      const error = await rejection(
+        dial(new URL(url), { tls: { caCerts, serverName: "not-this-broker.invalid" } }),
+        5000,
+        "dial with a serverName the certificate does not cover",
+      );
+      assertNamesAddress(error, `127.0.0.1:${broker.tlsPort}`);
+    },
+  },
+  {
+    name: "TLS: insecureSkipVerify accepts an untrusted certificate",
+    broker: TLS,
+    async run({ dial, broker }) {
+      const r = await open(dial, broker.tlsUrl!, { tls: { insecureSkipVerify: true } });
+      await mqttConnect(r);
+      await r.finish();
+      const r2 = await open(dial, `mqtts://127.0.0.1:${broker.tlsPort}`, {
+        tls: { insecureSkipVerify: true, serverName: "not-this-broker.invalid" },
+      });
+      await mqttConnect(r2);
+      await r2.finish();
+    },
+  },
+  {
+    name: "TLS: offers the alpn protocols",
+    broker: false,
+    async run({ dial }) {
+      const dir = await mkdtemp(join(tmpdir(), "mqttv5-alpn-"));
+      try {
+        const certs = await makeCerts(dir);
+        const seen: (string | false | null)[] = [];
+        const sockets: TLSSocket[] = [];
+        const server = createTlsServer({
+          cert: certs.server.cert,
+          key: certs.server.key,
+          ALPNProtocols: ["mqtt"],
+        }, (socket) => {
+          sockets.push(socket);
+          seen.push(socket.alpnProtocol);
+          socket.on("error", () => {});
+          socket.end();
+        });
+        await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+        try {
+          const address = server.address();
+          const port = typeof address === "object" && address !== null ? address.port : 0;
+          const r = await open(dial, `mqtts://localhost:${port}`, {
+            tls: { caCerts: [certs.ca.cert], alpn: ["x-unknown", "mqtt"] },
+          });
+          await within(5000, r.closed, "the server closing");
+          r.check();
+          assert.deepEqual(seen, ["mqtt"]);
+        } finally {
+          for (const s of sockets) s.destroy();
+          await new Promise<void>((resolve) => server.close(() => resolve()));
+        }
+      } finally {
+        await rm(dir, { recursive: true, force: true });
+      }
+    },
+  },
+  {
+    name: "mTLS: presents the client certificate to a broker that requires one",
+    broker: MTLS,
+    async run({ dial, broker }) {
+      const { ca, client } = broker.certs!;
+      const r = await open(dial, broker.tlsUrl!, {
+        tls: { caCerts: [ca.cert], cert: client.cert, key: client.key },
+      });
+      await mqttConnect(r);
+      await r.finish();
+    },
+  },
+  {
+    name: "mTLS: without a client certificate the broker refuses the connection",
+    broker: MTLS,
+    async run({ dial, broker }) {
+      // Under TLS 1.3 the client may finish its handshake before the server
+      // rejects it: then the dial resolves and the connection fails instead.
+      const outcome = await within(
+        5000,
+        dial(new URL(broker.tlsUrl!), { tls: { caCerts: [broker.certs!.ca.cert] } })
+          .then((conn) => ({ conn }), (error: unknown) => ({ error })),
+        "dial without a client certificate",
+      );
+      if ("error" in outcome) {
+        assertNamesAddress(outcome.error, `localhost:${broker.tlsPort}`);
+        return;
+      }
+      const r = new Recorder(outcome.conn);
+      const wrote = r.conn.write(encodePacket({
+        type: PacketType.Connect,
+        clientId: "mtls-refused",
+        cleanStart: true,
+        keepAlive: 60,
+      })).catch(() => {});
+      await within(5000, r.closed, "the broker closing the connection");
+      await wrote;
+      assert.equal(r.packets.filter((p) => p.type === PacketType.Connack).length, 0);
+      r.check();
+      r.conn.close();
+    },
+  },
+  {
+    name: "abort: an already aborted signal rejects with its reason and dials nothing",
+    broker: false,
+    async run({ dial }) {
+      await using hold = await holdServer({ read: true });
+      const reason = new Error("gave up");
+      const ac = new AbortController();
+      ac.abort(reason);
+      for (const scheme of ["mqtt", "mqtts"]) {
+        const error = await rejection(
+          dial(new URL(`${scheme}://127.0.0.1:${hold.port}`), { signal: ac.signal }),
+          1000,
+          "aborted dial",
+        );
+        assert.equal(error, reason);
+      }
+      await delay(50);
+      assert.equal(hold.sockets.length, 0, "no connection was made");
+    },
+  },
+  {
+    name: "abort: aborting during the TLS handshake rejects with the reason and closes the socket",
+    broker: false,
+    async run({ dial, quirks }) {
+      await using hold = await holdServer({ read: true });
+      const ac = new AbortController();
+      const reason = new DOMException("timed out", "TimeoutError");
+      const dialing = dial(new URL(`mqtts://127.0.0.1:${hold.port}`), { signal: ac.signal });
+      const serverSide = await within(5000, hold.accepted, "the TCP connection");
+      await delay(20);
+      const started = Date.now();
+      ac.abort(reason);
+      const error = await rejection(dialing, 2000, "aborted TLS dial");
+      assert.equal(error, reason);
+      assert.ok(Date.now() - started < 1000, "rejects promptly");
+      if (quirks.abortedTlsHandshakeLingers) {
+        await delay(200);
+        assert.equal(serverSide.destroyed, false, "the quirk still holds (else drop it)");
+        return; // released when the server side closes (hold's dispose)
+      }
+      await within(5000, socketClosed(serverSide), "the half-open socket being closed");
+    },
+  },
+  {
+    name: "abort: a signal aborted after the dial resolved leaves the connection alone",
+    broker: {},
+    async run({ dial, broker }) {
+      const ac = new AbortController();
+      const r = await open(dial, broker.url, { signal: ac.signal });
+      ac.abort(new Error("too late"));
+      await mqttConnect(r);
+      assert.equal(await r.finish(), undefined);
+    },
+  },
+  {
+    name: "connect refused: a closed port rejects fast, naming host:port and no credentials",
+    broker: false,
+    async run({ dial }) {
+      const port = await freePort();
+      const started = Date.now();
+      const error = await rejection(
+        dial(new URL(`mqtt://alice:s3cr3t-pw@127.0.0.1:${port}`), {}),
+        5000,
+        "dial to a closed port",
+      );
+      assertNamesAddress(error, `127.0.0.1:${port}`, ["s3cr3t-pw", "alice"]);
+      assert.ok(Date.now() - started < 2000, `rejected in ${Date.now() - started} ms`);
+    },
+  },
+  {
+    name: "large write: a 4 MiB PUBLISH round-trips through the broker (TCP)",
+    broker: {},
+    async run({ dial, broker }) {
+      const r = await open(dial, broker.url);
+      await mqttConnect(r);
+      await roundTrip(r, [pattern(4 << 20, 1), pattern(100, 2)]);
+      assert.ok(r.chunks.length > 1, "arrived in several chunks");
+      await r.finish();
+    },
+  },
+  {
+    name: "large write: a 4 MiB PUBLISH round-trips through the broker (TLS)",
+    broker: TLS,
+    async run({ dial, broker }) {
+      const r = await open(dial, broker.tlsUrl!, { tls: { caCerts: [broker.certs!.ca.cert] } });
+      await mqttConnect(r);
+      await roundTrip(r, [pattern(4 << 20, 3), pattern(100, 4)]);
+      await r.finish();
+    },
+  },
+  {
+    name: "large write: a write larger than the socket buffers settles when close() interrupts it",
+    broker: false,
+    async run({ dial }) {
+      await using hold = await holdServer({ read: false });
+      const r = await open(dial, `mqtt://127.0.0.1:${hold.port}`);
+      const big = new Uint8Array(64 << 20);
+      let settled = false;
+      const writing = r.conn.write(big).then(
+        () => "resolved",
+        (err: unknown) => (err instanceof Error ? "rejected" : "rejected with a non-Error"),
+      ).finally(() => (settled = true));
+      await delay(100);
+      assert.equal(settled, false, "64 MiB cannot be taken by a peer that does not read");
+      r.conn.close();
+      assert.equal(await within(5000, writing, "the pending write to settle"), "rejected");
+      await within(5000, r.closed, "onClose");
+      r.check();
+    },
+  },
+  {
+    name: "chunks: delivered chunks are never written to again",
+    broker: {},
+    async run({ dial, broker }) {
+      const r = await open(dial, broker.url);
+      await mqttConnect(r);
+      const payloads: Uint8Array[] = [];
+      for (let i = 0; i < 400; i++) payloads.push(pattern(1 + ((i * 7919) % 30_000), i + 10));
+      payloads.push(pattern(1 << 20, 5));
+      for (let i = 0; i < 200; i++) payloads.push(pattern(1 + (i % 50), i + 1000));
+      await roundTrip(r, payloads);
+      r.check();
+      // Decode again from the chunks the client was handed: the bytes must
+      // still be the ones delivered.
+      const again = new PacketDecoder();
+      const publishes = r.chunks.flatMap((c) => again.push(c)).filter((p) =>
+        p.type === PacketType.Publish
+      );
+      assert.equal(publishes.length, payloads.length);
+      await r.finish();
+    },
+  },
+  {
+    name: "close: close() is idempotent, onClose comes once without an error, write then rejects",
+    broker: {},
+    async run({ dial, broker }) {
+      const r = await open(dial, broker.url);
+      await mqttConnect(r);
+      r.conn.close();
+      r.conn.close();
+      assert.equal(await within(5000, r.closed, "onClose"), undefined);
+      r.conn.close();
+      await delay(50);
+      assert.equal(r.closeCalls, 1);
+      const error = await rejection(
+        r.conn.write(new Uint8Array([0xc0, 0])),
+        1000,
+        "write after close",
+      );
+      assert.ok(error instanceof Error);
+      r.check();
+    },
+  },
+  {
+    name: "close: close() before start() still leads to one onClose",
+    broker: {},
+    async run({ dial, broker }) {
+      const conn = await dial(new URL(broker.url), {});
+      conn.close();
+      const r = new Recorder(conn);
+      assert.equal(await within(5000, r.closed, "onClose"), undefined);
+      await delay(20);
+      assert.equal(r.closeCalls, 1);
+      r.check();
+    },
+  },
+  {
+    name: "close: the broker ending the connection calls onClose once, without an error",
+    broker: {},
+    async run({ dial, broker }) {
+      const r = await open(dial, broker.url);
+      await mqttConnect(r);
+      await r.conn.write(encodePacket({ type: PacketType.Disconnect, reasonCode: 0 }));
+      assert.equal(await within(5000, r.closed, "onClose after DISCONNECT"), undefined);
+      await delay(20);
+      await rejection(r.conn.write(new Uint8Array([0xc0, 0])), 1000, "write after the peer closed");
+      r.conn.close();
+      await delay(20);
+      assert.equal(r.closeCalls, 1);
+      r.check();
+    },
+  },
+  {
+    name: "close: stopping the broker ends the connection",
+    broker: TLS,
+    async run({ dial, broker }) {
+      const plain = await open(dial, broker.url);
+      const tls = await open(dial, broker.tlsUrl!, { tls: { caCerts: [broker.certs!.ca.cert] } });
+      await mqttConnect(plain);
+      await mqttConnect(tls);
+      await broker.stop();
+      await within(5000, plain.closed, "onClose (TCP)");
+      await within(5000, tls.closed, "onClose (TLS)");
+      for (const r of [plain, tls]) {
+        r.conn.close();
+        await delay(20);
+        assert.equal(r.closeCalls, 1);
+        r.check();
+      }
+    },
+  },
+];
+
+/** Runs one case: starts its broker (if any), runs it, stops the broker. */
+export async function runCase(
+  c: TransportCase,
+  dial: DialFunc,
+  quirks: Quirks = {},
+): Promise<void> {
+  if (c.broker === false) {
+    await c.run({ dial, quirks, broker: undefined as unknown as Broker });
+    return;
+  }
+  await using broker = await startBroker(c.broker);
+  await c.run({ dial, quirks, broker });
+}
