@@ -1,0 +1,2194 @@
+/**
+ * {@linkcode Client}: one MQTT v5 session with the supervisor always on.
+ *
+ * @module
+ */
+
+import { MqttError } from "../errors.ts";
+import { PacketDecoder } from "../wire/decode.ts";
+import { packetLength, PINGREQ_BYTES } from "../wire/encode.ts";
+import type {
+  AckProperties,
+  AuthPacket,
+  ConnackPacket,
+  ConnectPacket,
+  DisconnectPacket,
+  Packet,
+  PublishPacket,
+  PublishProperties,
+  QoS,
+  SubackPacket,
+  SubscribeFilter,
+  UnsubackPacket,
+} from "../wire/types.ts";
+import { TopicTrie } from "../topic/trie.ts";
+import { topicMatchesFilter } from "../topic/match.ts";
+import { splitSharedFilter, topicFilterError } from "../topic/validate.ts";
+import type { Connection, DialFunc } from "../transport/types.ts";
+import { type Backoff, exponentialBackoff } from "./backoff.ts";
+import { InboundAcks, type InboundSlot, Message, slotOf } from "./message.ts";
+import {
+  type ClientOptions,
+  type ConnectOptions,
+  isTlsUrl,
+  type Logger,
+  parseBrokerUrl,
+  redact,
+  type ResolvedOptions,
+  resolveOptions,
+} from "./options.ts";
+import {
+  CallbackTarget,
+  type QueueSubscription,
+  QueueTarget,
+  type SubscribeOptions,
+  type Subscription,
+  SubscriptionToken,
+  type Target,
+} from "./subscription.ts";
+import type {
+  ConnackInfo,
+  DisconnectOptions,
+  PublishOptions,
+  PublishResult,
+  Stats,
+  TopicFilter,
+  TopicFilterInput,
+} from "./types.ts";
+import { Writer } from "./writer.ts";
+
+/**
+ * A SUBSCRIBE that the broker refused in part. The granted filters stay
+ * subscribed: `subscription` delivers them; `refused` lists the others.
+ *
+ * @example
+ * ```ts
+ * import { SubscribeError } from "@mqttv5/client";
+ *
+ * function report(err: unknown) {
+ *   if (err instanceof SubscribeError) {
+ *     for (const r of err.refused) console.log(r.topic, r.reasonCode.toString(16));
+ *   }
+ * }
+ * ```
+ */
+export class SubscribeError extends MqttError {
+  /** The filters the broker refused, with its reason codes. */
+  readonly refused: { topic: string; reasonCode: number }[];
+  /** The live subscription for the granted filters. */
+  readonly subscription: Subscription | undefined;
+
+  /** @internal Created by the client. */
+  constructor(
+    refused: { topic: string; reasonCode: number }[],
+    subscription: Subscription | undefined,
+  ) {
+    super(
+      "subscribe-refused",
+      `broker refused ${refused.length} filter(s): ${
+        refused.map((r) => `${r.topic} (0x${r.reasonCode.toString(16)})`).join(", ")
+      }`,
+      { reasonCode: refused[0].reasonCode },
+    );
+    this.name = "SubscribeError";
+    this.refused = refused;
+    this.subscription = subscription;
+  }
+}
+
+const IDLE = 0;
+const CONNECTING = 1;
+const CONNECTED = 2;
+const RECONNECTING = 3;
+const CLOSED = 4;
+
+/** How long a resumed session's unclaimed messages wait for a subscription. */
+const PARK_MS = 5000;
+const PARK_MAX = 65535;
+
+const QOS0_RESULT: PublishResult = Object.freeze({ reasonCode: 0 }) as PublishResult;
+const QOS0_RESOLVED: Promise<PublishResult> = Promise.resolve(QOS0_RESULT);
+const encoder = new TextEncoder();
+const EMPTY = new Uint8Array(0);
+
+/** An outbound QoS 1/2 publish owned by the session. */
+interface OutEntry {
+  packet: PublishPacket;
+  /** 0: awaiting PUBACK/PUBREC; 1: PUBREL sent, awaiting PUBCOMP. */
+  state: 0 | 1;
+  /** Sent on the current connection (counts against the broker's Receive Maximum). */
+  sent: boolean;
+  resolve: (r: PublishResult) => void;
+  reject: (e: Error) => void;
+  /** The caller stopped waiting (abort); the flow still completes. */
+  abandoned: boolean;
+  /** PUBREC's reason code (QoS 2), reported when PUBCOMP says plain success. */
+  recRc?: number;
+}
+
+/** A SUBSCRIBE / UNSUBSCRIBE awaiting its ack. */
+interface Request {
+  packet: Packet & { packetId: number };
+  resolve: (p: SubackPacket | UnsubackPacket) => void;
+  reject: (e: Error) => void;
+}
+
+/** One topic filter held at the broker, and the subscriptions that share it. */
+interface FilterState {
+  filter: TopicFilter & { qos: QoS };
+  holders: Target[];
+  /** The subscription identifier of the SUBSCRIBE that set it (0: none). */
+  subId: number;
+  /** Settles with the SUBACK reason code of the SUBSCRIBE in flight for it, if any. */
+  ready: Promise<number> | undefined;
+}
+
+/** The per-connection half of the client. */
+class Link {
+  readonly writer: Writer;
+  readonly decoder: PacketDecoder;
+  connack: ConnackInfo | null = null;
+  closed = false;
+  /** A protocol failure is being handled: stop processing input. */
+  halted = false;
+  lastRx = Date.now();
+  lastTx = Date.now();
+  pingDeadline = 0;
+  timer: ReturnType<typeof setInterval> | undefined;
+  inAliases: Map<number, string> | undefined;
+  outAliases: Map<number, string> | undefined;
+  onConnack: ((p: ConnackPacket) => void) | undefined;
+  onFail: ((e: Error) => void) | undefined;
+  /** Packets that arrived after CONNACK, before the connection was set up. */
+  early: Packet[] | undefined;
+  /** A re-authentication in progress. */
+  reauth: PromiseWithResolvers<void> | undefined;
+  /** Window of QoS 1/2 publishes sent on this link and not completed. */
+  window = 0;
+  receiveMaximum = 65535;
+  upAt = 0;
+
+  constructor(
+    readonly conn: Connection,
+    readonly url: URL,
+    o: ResolvedOptions,
+    onWriteError: (e: Error) => void,
+  ) {
+    this.writer = new Writer(conn, {
+      batch: o.writeBatch,
+      queueSize: o.writeQueueSize,
+      onWrite: () => this.lastTx = Date.now(),
+    }, onWriteError);
+    this.decoder = new PacketDecoder(
+      o.maximumPacketSize > 0 ? { maximumPacketSize: o.maximumPacketSize } : undefined,
+    );
+  }
+}
+
+function newStats(): Stats {
+  return {
+    connects: 0,
+    connectFailures: 0,
+    disconnects: 0,
+    serverDisconnects: 0,
+    pingTimeouts: 0,
+    publishesSent: 0,
+    publishesAcked: 0,
+    publishesInflight: 0,
+    publishesReplayed: 0,
+    inboundPublishes: 0,
+    inboundDropped: 0,
+    subscribesSent: 0,
+    unsubscribesSent: 0,
+    subscriptionsActive: 0,
+    poolFallbacks: 0,
+  };
+}
+
+function toError(e: unknown): Error {
+  return e instanceof Error ? e : new Error(String(e));
+}
+
+function connackInfo(p: ConnackPacket): ConnackInfo {
+  const pr = p.properties ?? {};
+  const info: ConnackInfo = {
+    sessionPresent: p.sessionPresent,
+    reasonCode: p.reasonCode,
+    receiveMaximum: pr.receiveMaximum ?? 65535,
+    maximumQoS: (pr.maximumQoS ?? 2) as QoS,
+    retainAvailable: pr.retainAvailable ?? true,
+    topicAliasMaximum: pr.topicAliasMaximum ?? 0,
+    wildcardSubscriptionAvailable: pr.wildcardSubscriptionAvailable ?? true,
+    subscriptionIdentifiersAvailable: pr.subscriptionIdentifiersAvailable ?? true,
+    sharedSubscriptionAvailable: pr.sharedSubscriptionAvailable ?? true,
+    userProperties: pr.userProperties ? [...pr.userProperties] : [],
+  };
+  if (pr.assignedClientIdentifier !== undefined) {
+    info.assignedClientIdentifier = pr.assignedClientIdentifier;
+  }
+  if (pr.serverKeepAlive !== undefined) info.serverKeepAlive = pr.serverKeepAlive;
+  if (pr.sessionExpiryInterval !== undefined) info.sessionExpiryInterval = pr.sessionExpiryInterval;
+  if (pr.maximumPacketSize !== undefined) info.maximumPacketSize = pr.maximumPacketSize;
+  if (pr.responseInformation !== undefined) info.responseInformation = pr.responseInformation;
+  if (pr.serverReference !== undefined) info.serverReference = pr.serverReference;
+  if (pr.reasonString !== undefined) info.reasonString = pr.reasonString;
+  return info;
+}
+
+/**
+ * An MQTT v5 client: one session, with the supervisor always on. After
+ * {@linkcode Client.connect} resolves, every unexpected loss of the connection
+ * is repaired automatically (reconnect with backoff, QoS 1/2 publishes in
+ * flight replayed with DUP=1, subscriptions re-issued) until
+ * {@linkcode Client.disconnect}.
+ *
+ * @example Connect, subscribe, publish
+ * ```ts ignore
+ * import { Client } from "@mqttv5/client";
+ *
+ * await using client = new Client({ broker: "mqtt://localhost:1883", clientId: "demo" });
+ * await client.connect();
+ * const sub = await client.subscribe([{ topic: "demo/#", qos: 1 }]);
+ * await client.publish({ topic: "demo/hello", payload: "world", qos: 1 });
+ * for await (const m of sub) {
+ *   console.log(m.topic, m.text());
+ *   m.ack();
+ *   break;
+ * }
+ * ```
+ */
+export class Client implements AsyncDisposable {
+  #o: ResolvedOptions;
+  #options: ClientOptions;
+  #log: Logger | undefined;
+  #backoff: Backoff;
+  #state = IDLE;
+  #link: Link | null = null;
+  #connack: ConnackInfo | null = null;
+  #clientId: string;
+  #brokerIndex = 0;
+  #retry = 0;
+  #firstConnectDone = false;
+  #sleepTimer: ReturnType<typeof setTimeout> | undefined;
+  #wake: (() => void) | undefined;
+  #supervising = false;
+  #closing: Promise<void> | undefined;
+
+  // Session state (outlives connections).
+  #ids = new Uint8Array(65536);
+  #nextId = 1;
+  #idsInUse = 0;
+  #outbound = new Map<number, OutEntry>();
+  #pending: OutEntry[] = [];
+  #pendingHead = 0;
+  #replay: OutEntry[] = [];
+  #replayHead = 0;
+  #requests = new Map<number, Request>();
+  #inQos2 = new Map<number, 0 | 1>();
+  #inQos2Received = 0;
+  #acks: InboundAcks;
+
+  // Subscriptions.
+  #trie = new TopicTrie<FilterState>();
+  #filters = new Map<string, FilterState>();
+  #bySubId = new Map<number, FilterState[]>();
+  #nextSubId = 1;
+  #targets = new Map<number, { target: Target; filters: string[] }>();
+  #epoch = 0;
+  #scratch: Target[] = [];
+  #visit = (fs: FilterState) => {
+    this.#collecting?.push(fs);
+    this.#collect(fs);
+  };
+
+  #stats: Stats | null;
+  /** Unclaimed messages of a resumed session, held until PARK_MS after CONNACK. */
+  #parked: Message[] = [];
+  #parkUntil = 0;
+  #parkTimer: ReturnType<typeof setTimeout> | undefined;
+
+  /** Delivers held messages that `target`'s filters match. */
+  #claimParked(target: Target, filters: string[]): void {
+    if (this.#parked.length === 0) return;
+    const keep: Message[] = [];
+    for (const m of this.#parked) {
+      if (filters.some((f) => topicMatchesFilter(f, m.topic))) target.deliver(m);
+      else keep.push(m);
+    }
+    this.#parked = keep;
+  }
+
+  /** Ends the holding period: unclaimed messages are acked and dropped (or, with no connection, forgotten). */
+  #releaseParked(connectionGone: boolean): void {
+    clearTimeout(this.#parkTimer);
+    this.#parkTimer = undefined;
+    this.#parkUntil = 0;
+    const parked = this.#parked;
+    if (parked.length === 0) return;
+    this.#parked = [];
+    if (!connectionGone) {
+      this.#log?.warn("acked messages no subscription claimed", { count: parked.length });
+    }
+    for (const m of parked) {
+      if (connectionGone) {
+        // Never acked: the broker delivers them again with the session.
+        if (m.qos === 2) this.#inQos2.delete(m.packetId);
+        const slot = slotOf(m);
+        if (slot !== null) this.#acks.cancel(slot);
+      } else {
+        m.ack();
+      }
+    }
+  }
+  #store: ClientOptions["store"];
+  /** The store must be read (first connect) or reconciled (after a failure) before the next CONNECT. */
+  #storeState: "unloaded" | "loaded" | "failed" = "unloaded";
+
+  /**
+   * Runs one store mutation. Returns undefined when it completed synchronously
+   * (and succeeded), or a promise of whether it succeeded. A failure stops the
+   * connection as a crash would (DISCONNECT 0x80, so the will fires) and
+   * rejects `entry`, if given.
+   */
+  #stored(op: () => void | Promise<void>, entry?: OutEntry): Promise<boolean> | undefined {
+    let r: void | Promise<void>;
+    try {
+      r = op();
+    } catch (err) {
+      this.#storeFailed(err, entry);
+      return Promise.resolve(false);
+    }
+    if (r === undefined || typeof (r as Promise<void>).then !== "function") return undefined;
+    return (r as Promise<void>).then(() => true, (err) => {
+      this.#storeFailed(err, entry);
+      return false;
+    });
+  }
+
+  #storeFailed(cause: unknown, entry: OutEntry | undefined): void {
+    const err = cause instanceof MqttError && cause.code === "store-failed"
+      ? cause
+      : new MqttError("store-failed", "session store write failed", { cause });
+    this.#log?.error("session store write failed", { error: err.message });
+    if (entry !== undefined) {
+      // Never stored, so never sent: the caller learns it was not published.
+      const id = entry.packet.packetId as number;
+      if (this.#outbound.get(id) === entry) {
+        this.#outbound.delete(id);
+        this.#freeId(id);
+        if (entry.sent && this.#link !== null && this.#link.window > 0) this.#link.window--;
+      }
+      if (!entry.abandoned) entry.reject(err);
+    }
+    if (this.#storeState === "failed") return;
+    this.#storeState = "failed";
+    try {
+      this.#options.onConnectError?.(err);
+    } catch {
+      // observer only
+    }
+    const link = this.#link;
+    if (link !== null && link.connack !== null) this.#protocolFailure(link, 0x80, err);
+  }
+
+  /**
+   * Reads the store before the first CONNECT (restoring flows a previous
+   * process left), or reconciles it with memory after a failure.
+   */
+  async #loadStore(): Promise<void> {
+    const store = this.#store;
+    if (store === undefined || this.#storeState === "loaded") return;
+    const saved = await store.load();
+    if (this.#storeState === "unloaded") {
+      for (const r of saved.outbound) {
+        const id = r.packetId;
+        if (this.#outbound.has(id) || this.#ids[id] !== 0) continue;
+        this.#ids[id] = 1;
+        this.#idsInUse++;
+        const packet = { ...r.packet, packetId: id };
+        // A flow of a previous process: nobody awaits it, the session completes it.
+        this.#outbound.set(id, {
+          packet,
+          state: r.stage === "pubrel" ? 1 : 0,
+          sent: false,
+          resolve: () => {},
+          reject: () => {},
+          abandoned: true,
+        });
+      }
+      for (const id of saved.inbound) {
+        if (this.#inQos2.get(id) !== 1) {
+          this.#inQos2.set(id, 1);
+          this.#inQos2Received++;
+        }
+      }
+    } else {
+      // After a failure, memory is the truth: put back what is missing, drop what is stale.
+      const stored = new Set(saved.outbound.map((r) => r.packetId));
+      for (const r of saved.outbound) {
+        if (!this.#outbound.has(r.packetId)) await store.deleteOutbound(r.packetId);
+      }
+      for (const [id, e] of this.#outbound) {
+        if (!stored.has(id)) {
+          await store.putOutbound(id, e.packet);
+          if (e.state === 1) await store.releaseOutbound(id);
+        }
+      }
+      const inbound = new Set(saved.inbound);
+      for (const id of inbound) if (this.#inQos2.get(id) !== 1) await store.deleteInbound(id);
+      for (const [id, st] of this.#inQos2) {
+        if (st === 1 && !inbound.has(id)) await store.putInbound(id);
+      }
+    }
+    this.#storeState = "loaded";
+  }
+
+  /**
+   * Creates a client. Nothing is dialled until {@linkcode Client.connect}.
+   *
+   * @param options The configuration; only `broker` (or `brokers`) is required.
+   * @throws {MqttError} `missing-broker`, `invalid-broker-url` or `invalid-option`.
+   * @throws {TypeError} When an option has the wrong type.
+   * @throws {RangeError} When a number is out of range.
+   */
+  constructor(options: ClientOptions) {
+    this.#o = resolveOptions(options);
+    this.#options = options;
+    this.#log = options.logger;
+    this.#backoff = options.reconnectBackoff ?? exponentialBackoff(1000, 30_000, 200);
+    this.#clientId = this.#o.clientId;
+    this.#stats = this.#o.stats ? newStats() : null;
+    this.#store = options.store;
+    this.#acks = new InboundAcks((slot) => this.#sendInboundAck(slot));
+  }
+
+  /** The client identifier in effect: the broker-assigned one when it assigned one. */
+  get clientId(): string {
+    return this.#clientId;
+  }
+
+  /** Whether a connection is up. */
+  get connected(): boolean {
+    return this.#state === CONNECTED;
+  }
+
+  /** The CONNACK of the current (or last) connection, if any. */
+  get connack(): ConnackInfo | undefined {
+    return this.#connack ?? undefined;
+  }
+
+  /**
+   * A snapshot of the counters (all zero unless created with `stats: true`).
+   *
+   * @returns The counters.
+   */
+  stats(): Stats {
+    const s = this.#stats;
+    if (s === null) return newStats();
+    return {
+      ...s,
+      publishesInflight: this.#outbound.size,
+      subscriptionsActive: this.#targets.size,
+    };
+  }
+
+  /**
+   * Replaces the broker list; the next connection attempt uses it.
+   *
+   * @param urls The new broker URLs, tried in order.
+   * @throws {MqttError} `missing-broker` or `invalid-broker-url`.
+   */
+  setBrokers(...urls: string[]): void {
+    if (urls.length === 0) {
+      throw new MqttError("missing-broker", "setBrokers needs at least one URL");
+    }
+    this.#o.brokers = urls.map((u) => parseBrokerUrl(u, this.#o.dial !== undefined));
+    this.#brokerIndex = -1; // the next attempt starts at the first URL
+  }
+
+  // -------------------------------------------------------------------------
+  // Lifecycle
+
+  /**
+   * Connects (dial, CONNECT, CONNACK) and starts the supervisor. With several
+   * brokers, each is tried in order until one accepts.
+   *
+   * @param options `signal` aborts the attempt.
+   * @returns What the broker said in CONNACK.
+   * @throws {MqttError} `connect-refused` (with the reason code), `connect-timeout`,
+   * `already-connected`, `closed`; or the transport's error.
+   */
+  async connect(options?: { signal?: AbortSignal }): Promise<ConnackInfo> {
+    if (this.#state === CLOSED) throw new MqttError("closed", "client was disconnected");
+    if (this.#state !== IDLE) {
+      throw new MqttError("already-connected", "connect() was already called");
+    }
+    const signal = options?.signal;
+    signal?.throwIfAborted();
+    this.#state = CONNECTING;
+    const brokers = this.#o.brokers;
+    let lastError: Error | undefined;
+    for (let i = 0; i < brokers.length; i++) {
+      const index = (Math.max(this.#brokerIndex, 0) + i) % brokers.length;
+      try {
+        const cleanStart = this.#firstConnectDone
+          ? (this.#options.cleanStartOnReconnect ?? false)
+          : this.#o.cleanStart;
+        const info = await this.#open(brokers[index], cleanStart, signal);
+        this.#brokerIndex = index;
+        return info;
+      } catch (err) {
+        lastError = toError(err);
+        this.#connectFailed(lastError);
+        if (signal?.aborted || this.#state === CLOSED) break;
+      }
+    }
+    if (this.#state === CONNECTING) this.#state = IDLE;
+    if (this.#state === CLOSED) {
+      throw new MqttError("closed", "client was disconnected", { cause: lastError });
+    }
+    throw lastError!;
+  }
+
+  /**
+   * Sends DISCONNECT (flushed within `disconnectFlushTimeoutMs`), stops the
+   * supervisor and closes the connection. Pending publishes and requests
+   * reject with `closed`; subscriptions end. Idempotent.
+   *
+   * @param options The DISCONNECT's reason code and properties.
+   * @throws {RangeError} When the reason code is not a DISCONNECT reason code.
+   */
+  disconnect(options?: DisconnectOptions & { signal?: AbortSignal }): Promise<void> {
+    if (this.#closing !== undefined) return this.#closing;
+    const packet: DisconnectPacket = { type: 14 };
+    if (options !== undefined) {
+      if (options.reasonCode !== undefined) packet.reasonCode = options.reasonCode;
+      const props: DisconnectPacket["properties"] = {};
+      if (options.reasonString !== undefined) props.reasonString = options.reasonString;
+      if (options.userProperties !== undefined) props.userProperties = options.userProperties;
+      if (options.sessionExpirySeconds !== undefined) {
+        if (this.#o.sessionExpirySeconds === 0 && options.sessionExpirySeconds !== 0) {
+          throw new RangeError(
+            "disconnect sessionExpirySeconds must stay 0 when the session was opened with 0 (§3.14.2.2.2)",
+          );
+        }
+        props.sessionExpiryInterval = options.sessionExpirySeconds;
+      }
+      if (Object.keys(props).length > 0) packet.properties = props;
+      packetLength(packet); // validate before changing any state
+    }
+    this.#closing = this.#close(packet, options?.signal);
+    return this.#closing;
+  }
+
+  async #close(packet: DisconnectPacket, signal: AbortSignal | undefined): Promise<void> {
+    this.#state = CLOSED;
+    this.#stopSleep();
+    const link = this.#link;
+    if (link !== null && !link.closed) {
+      if (link.connack !== null) {
+        link.writer.send(packet);
+        await this.#within(link.writer.flushed(), this.#o.disconnectFlushTimeoutMs, signal);
+      }
+      this.#linkDown(link, new MqttError("closed", "client disconnected"), true);
+    }
+    const err = new MqttError("closed", "client disconnected");
+    for (const e of this.#outbound.values()) if (!e.abandoned) e.reject(err);
+    for (let i = this.#pendingHead; i < this.#pending.length; i++) this.#pending[i].reject(err);
+    for (const r of this.#requests.values()) r.reject(err);
+    this.#outbound.clear();
+    this.#pending = [];
+    this.#pendingHead = 0;
+    this.#replay = [];
+    this.#replayHead = 0;
+    this.#requests.clear();
+    for (const { target } of this.#targets.values()) target.end();
+    this.#targets.clear();
+    this.#filters.clear();
+    this.#trie.clear();
+    this.#matchCache.clear();
+    this.#bySubId.clear();
+  }
+
+  /** Same as {@linkcode Client.disconnect}. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.disconnect();
+  }
+
+  async #within(p: Promise<void>, ms: number, signal?: AbortSignal): Promise<void> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    let onAbort: (() => void) | undefined;
+    try {
+      await Promise.race([
+        p.catch(() => {}),
+        new Promise<void>((resolve) => {
+          timer = setTimeout(resolve, ms);
+          if (signal !== undefined) {
+            onAbort = resolve;
+            signal.addEventListener("abort", onAbort, { once: true });
+          }
+        }),
+      ]);
+    } finally {
+      clearTimeout(timer);
+      if (onAbort !== undefined) signal!.removeEventListener("abort", onAbort);
+    }
+  }
+
+  #connectFailed(err: Error): void {
+    if (this.#stats !== null) this.#stats.connectFailures++;
+    this.#log?.warn("mqtt connect attempt failed", { error: err.message });
+    try {
+      this.#options.onConnectError?.(err);
+    } catch (e) {
+      this.#log?.error("onConnectError threw", { error: toError(e).message });
+    }
+  }
+
+  async #dialFunc(): Promise<DialFunc> {
+    if (this.#o.dial !== undefined) return this.#o.dial;
+    const { autoDial } = await import("../transport/mod.ts");
+    return autoDial;
+  }
+
+  /** Dials, sends CONNECT and waits for CONNACK; installs the link on success. */
+  async #open(
+    url: URL,
+    cleanStart: boolean,
+    signal: AbortSignal | undefined,
+  ): Promise<ConnackInfo> {
+    const ac = new AbortController();
+    const timer = setTimeout(
+      () =>
+        ac.abort(
+          new MqttError("connect-timeout", `no CONNACK within ${this.#o.connectTimeoutMs} ms`),
+        ),
+      this.#o.connectTimeoutMs,
+    );
+    const onAbort = () => ac.abort(signal!.reason);
+    signal?.addEventListener("abort", onAbort, { once: true });
+    if (signal?.aborted) onAbort();
+    const closeWatch = () => {
+      if (this.#state === CLOSED) ac.abort(new MqttError("closed", "client was disconnected"));
+    };
+    this.#wake = closeWatch;
+    let link: Link | undefined;
+    try {
+      const dial = await this.#dialFunc();
+      ac.signal.throwIfAborted();
+      const conn = await dial(url, {
+        tls: isTlsUrl(url) ? (this.#o.tls ?? {}) : undefined,
+        signal: ac.signal,
+      });
+      link = new Link(conn, url, this.#o, (e) => this.#linkLost(link!, e));
+      const l = link;
+      if (ac.signal.aborted) {
+        conn.close();
+        throw ac.signal.reason;
+      }
+      if (this.#storeState !== "loaded") {
+        try {
+          await this.#loadStore();
+        } catch (cause) {
+          throw new MqttError("store-failed", "could not read the session store", { cause });
+        }
+      }
+      const connect = await this.#prepareConnect(cleanStart, ac.signal);
+      ac.signal.throwIfAborted();
+      const connackPacket = await new Promise<ConnackPacket>((resolve, reject) => {
+        l.onConnack = resolve;
+        l.onFail = reject;
+        ac.signal.addEventListener("abort", () => reject(ac.signal.reason), { once: true });
+        this.#link = l;
+        conn.start(
+          (chunk) => this.#onData(l, chunk),
+          (err) =>
+            this.#linkLost(l, err ?? new MqttError("connection-lost", "connection closed by peer")),
+        );
+        l.writer.send(connect);
+      });
+      l.onConnack = undefined;
+      l.onFail = undefined;
+      const info = connackInfo(connackPacket);
+      if (info.reasonCode >= 0x80) {
+        this.#linkDown(l, new MqttError("connect-refused", "CONNACK refused"), false);
+        throw new MqttError(
+          "connect-refused",
+          `broker refused the connection: reason 0x${info.reasonCode.toString(16)}${
+            info.reasonString ? ` (${info.reasonString})` : ""
+          }`,
+          { reasonCode: info.reasonCode },
+        );
+      }
+      const auth = this.#options.authenticator;
+      const finalData = connackPacket.properties?.authenticationData;
+      if (auth !== undefined && finalData !== undefined) {
+        // The broker's last word (a SCRAM server signature, say): the authenticator may reject it.
+        try {
+          await auth.continue(finalData);
+        } catch (cause) {
+          this.#linkDown(l, new MqttError("auth-failed", "authenticator rejected CONNACK"), false);
+          throw new MqttError("auth-failed", "authenticator rejected the broker's final data", {
+            cause,
+          });
+        }
+        if (l.closed) {
+          throw new MqttError("connection-lost", "connection closed during authentication");
+        }
+      }
+      this.#up(l, info);
+      const early = l.early;
+      l.early = undefined;
+      if (early !== undefined) {
+        for (const p of early) {
+          if (l.closed || l.halted) break;
+          this.#onPacket(l, p);
+        }
+      }
+      return info;
+    } catch (err) {
+      // A protocol failure closes the link itself once its DISCONNECT is flushed.
+      if (link !== undefined && !link.closed && !link.halted) {
+        this.#linkDown(link, toError(err), false);
+      }
+      throw err;
+    } finally {
+      clearTimeout(timer);
+      signal?.removeEventListener("abort", onAbort);
+      if (this.#wake === closeWatch) this.#wake = undefined;
+    }
+  }
+
+  /** Builds this attempt's CONNECT: options, then connectPacketBuilder, then the authenticator. */
+  async #prepareConnect(cleanStart: boolean, signal: AbortSignal): Promise<ConnectPacket> {
+    const packet = this.#connectPacket(cleanStart);
+    const builder = this.#options.connectPacketBuilder;
+    if (builder !== undefined) {
+      const c: ConnectOptions = {
+        clientId: packet.clientId,
+        cleanStart: packet.cleanStart,
+        keepAliveSeconds: packet.keepAlive,
+        userProperties: [...(packet.properties?.userProperties ?? [])],
+      };
+      if (packet.username !== undefined) c.username = packet.username;
+      if (packet.password !== undefined) c.password = packet.password;
+      await builder(c, signal);
+      packet.clientId = c.clientId;
+      packet.cleanStart = c.cleanStart;
+      packet.keepAlive = c.keepAliveSeconds;
+      packet.username = c.username;
+      packet.password = typeof c.password === "string" ? encoder.encode(c.password) : c.password;
+      if (packet.username === undefined) delete packet.username;
+      if (packet.password === undefined) delete packet.password;
+      packet.properties!.userProperties = c.userProperties.length > 0
+        ? c.userProperties
+        : undefined;
+    }
+    const auth = this.#options.authenticator;
+    if (auth !== undefined) {
+      packet.properties!.authenticationMethod = auth.method;
+      const data = await auth.begin();
+      if (data !== undefined) packet.properties!.authenticationData = data;
+    }
+    packetLength(packet); // a builder's bad field fails this attempt, before anything is written
+    return packet;
+  }
+
+  #connectPacket(cleanStart: boolean): ConnectPacket {
+    const o = this.#o;
+    const props: ConnectPacket["properties"] = {};
+    if (o.sessionExpirySeconds !== 0) props.sessionExpiryInterval = o.sessionExpirySeconds;
+    if (o.receiveMaximum !== 65535) props.receiveMaximum = o.receiveMaximum;
+    if (o.maximumPacketSize > 0) props.maximumPacketSize = o.maximumPacketSize;
+    if (o.inboundTopicAliasMaximum > 0) props.topicAliasMaximum = o.inboundTopicAliasMaximum;
+    if (o.requestResponseInformation) props.requestResponseInformation = true;
+    if (!o.requestProblemInformation) props.requestProblemInformation = false;
+    if (o.connectUserProperties.length > 0) props.userProperties = o.connectUserProperties;
+    const p: ConnectPacket = {
+      type: 1,
+      clientId: this.#firstConnectDone ? this.#clientId : o.clientId,
+      cleanStart,
+      keepAlive: o.keepAliveSeconds,
+      properties: props,
+    };
+    if (o.username !== undefined) p.username = o.username;
+    if (o.password !== undefined) p.password = o.password;
+    const w = o.will;
+    if (w !== undefined) {
+      const wp: NonNullable<ConnectPacket["will"]>["properties"] = { ...w.properties };
+      if (w.delayIntervalSeconds !== undefined) wp.willDelayInterval = w.delayIntervalSeconds;
+      p.will = {
+        topic: w.topic,
+        payload: typeof w.payload === "string" ? encoder.encode(w.payload) : (w.payload ?? EMPTY),
+        qos: w.qos ?? 0,
+        retain: w.retain ?? false,
+        properties: wp,
+      };
+    }
+    return p;
+  }
+
+  /** A CONNACK accepted the connection on `link`. */
+  #up(link: Link, info: ConnackInfo): void {
+    link.connack = info;
+    link.upAt = Date.now();
+    link.receiveMaximum = info.receiveMaximum;
+    this.#connack = info;
+    if (info.assignedClientIdentifier !== undefined) this.#clientId = info.assignedClientIdentifier;
+    this.#firstConnectDone = true;
+    if (this.#stats !== null) this.#stats.connects++;
+    this.#state = CONNECTED;
+    this.#startKeepAlive(link, info);
+    if (info.sessionPresent) {
+      this.#releaseParked(false);
+      this.#parkUntil = Date.now() + PARK_MS;
+      this.#parkTimer = setTimeout(() => this.#releaseParked(false), PARK_MS);
+    }
+    // Unanswered SUBSCRIBE / UNSUBSCRIBE go out again.
+    for (const r of this.#requests.values()) link.writer.send(r.packet);
+    if (!info.sessionPresent) {
+      // The broker has no session: inbound QoS 2 state is void, subscriptions must be re-issued.
+      this.#acks.clear();
+      this.#inQos2.clear();
+      this.#inQos2Received = 0;
+      const store = this.#store;
+      if (store !== undefined) this.#stored(() => store.clearInbound());
+      this.#resubscribe(link);
+    }
+    this.#replay = [];
+    this.#replayHead = 0;
+    for (const e of this.#outbound.values()) {
+      e.sent = false;
+      this.#replay.push(e);
+    }
+    this.#pump();
+    this.#log?.info("mqtt connected", {
+      url: redact(link.url.href),
+      sessionPresent: info.sessionPresent,
+    });
+    try {
+      this.#options.onConnectionUp?.(info);
+    } catch (e) {
+      this.#log?.error("onConnectionUp threw", { error: toError(e).message });
+    }
+  }
+
+  #startKeepAlive(link: Link, info: ConnackInfo): void {
+    const seconds = info.serverKeepAlive ?? this.#o.keepAliveSeconds;
+    if (seconds === 0) return;
+    const ka = seconds * 1000;
+    const pingTimeout = this.#o.pingTimeoutMs;
+    const tick = Math.max(10, Math.min(ka / 4, pingTimeout / 2, 1000));
+    link.timer = setInterval(() => {
+      if (link.closed) return;
+      const now = Date.now();
+      if (link.pingDeadline !== 0) {
+        if (now >= link.pingDeadline) {
+          if (this.#stats !== null) this.#stats.pingTimeouts++;
+          // 0x8D is the server's reason code; a client just closes (§3.1.2.10).
+          this.#linkDown(
+            link,
+            new MqttError("timeout", `no PINGRESP within ${pingTimeout} ms`),
+            false,
+          );
+        }
+        return;
+      }
+      // PINGREQ when either direction has been idle for the keep alive.
+      if (now - link.lastTx >= ka || now - link.lastRx >= ka) {
+        link.pingDeadline = now + pingTimeout;
+        link.writer.sendBytes(PINGREQ_BYTES);
+      }
+    }, tick);
+  }
+
+  // -------------------------------------------------------------------------
+  // Connection loss and the supervisor
+
+  /** The transport failed or closed under us. */
+  #linkLost(link: Link, err: Error): void {
+    if (link.closed) return;
+    this.#linkDown(link, err, false);
+  }
+
+  /** Ends `link`; when it was the live connection, hands over to the supervisor. */
+  #linkDown(link: Link, err: Error, byUser: boolean, serverDisconnect?: DisconnectPacket): void {
+    if (link.closed) return;
+    link.closed = true;
+    clearInterval(link.timer);
+    link.writer.fail(err);
+    link.conn.close();
+    link.onFail?.(err);
+    if (link.reauth !== undefined) {
+      link.reauth.reject(
+        new MqttError("auth-failed", "connection lost during re-authentication", {
+          cause: err,
+          reasonCode: (err as MqttError).reasonCode,
+        }),
+      );
+      link.reauth = undefined;
+    }
+    if (this.#link !== link) return;
+    this.#link = null;
+    this.#releaseParked(true);
+    const wasUp = link.connack !== null;
+    if (!wasUp || byUser) return;
+    // An established connection was lost.
+    if (this.#stats !== null) this.#stats.disconnects++;
+    this.#log?.warn("mqtt connection lost", {
+      error: err.message,
+      reasonCode: (err as MqttError).reasonCode,
+    });
+    if (this.#state === CLOSED) return;
+    this.#state = RECONNECTING;
+    // A connection that dies sooner than the delay before it does not reset the backoff.
+    if (Date.now() - link.upAt >= this.#lastDelay) this.#retry = 0;
+    if (serverDisconnect !== undefined) {
+      try {
+        this.#options.onServerDisconnect?.(serverDisconnect);
+      } catch (e) {
+        this.#log?.error("onServerDisconnect threw", { error: toError(e).message });
+      }
+    }
+    let keepGoing: boolean | void = true;
+    try {
+      keepGoing = this.#options.onConnectionDown?.();
+    } catch (e) {
+      this.#log?.error("onConnectionDown threw", { error: toError(e).message });
+    }
+    if (keepGoing === false) {
+      this.#state = IDLE;
+      return;
+    }
+    void this.#supervise();
+  }
+
+  #lastDelay = 0;
+
+  async #supervise(): Promise<void> {
+    if (this.#supervising) return;
+    this.#supervising = true;
+    try {
+      while (this.#state === RECONNECTING) {
+        let delay = 0;
+        try {
+          delay = Math.max(0, Number(this.#backoff(this.#retry)) || 0);
+        } catch (e) {
+          this.#log?.error("reconnectBackoff threw", { error: toError(e).message });
+          delay = 1000;
+        }
+        this.#lastDelay = delay;
+        await this.#sleep(delay);
+        if (this.#state !== RECONNECTING) break;
+        this.#retry++;
+        const brokers = this.#o.brokers;
+        // The first retry after a drop already moves off the URL that failed.
+        this.#brokerIndex = (this.#brokerIndex + 1) % brokers.length;
+        const url = brokers[this.#brokerIndex];
+        try {
+          this.#options.onReconnectAttempt?.(this.#retry, redact(url.href));
+        } catch (e) {
+          this.#log?.error("onReconnectAttempt threw", { error: toError(e).message });
+        }
+        try {
+          await this.#open(url, this.#options.cleanStartOnReconnect ?? false, undefined);
+        } catch (err) {
+          if ((this.#state as number) === CLOSED) break;
+          this.#connectFailed(toError(err));
+        }
+      }
+    } finally {
+      this.#supervising = false;
+    }
+  }
+
+  #sleep(ms: number): Promise<void> {
+    if (ms <= 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      this.#wake = resolve;
+      this.#sleepTimer = setTimeout(() => {
+        this.#sleepTimer = undefined;
+        this.#wake = undefined;
+        resolve();
+      }, ms);
+    });
+  }
+
+  #stopSleep(): void {
+    clearTimeout(this.#sleepTimer);
+    this.#sleepTimer = undefined;
+    const w = this.#wake;
+    this.#wake = undefined;
+    w?.();
+  }
+
+  /**
+   * Ends the connection because the broker broke the protocol (or stopped
+   * answering): DISCONNECT with the spec's reason code, then close and let the
+   * supervisor reconnect.
+   */
+  #protocolFailure(link: Link, reasonCode: number, err: Error): void {
+    if (link.closed || link.halted) return;
+    this.#log?.warn("mqtt protocol failure", { reasonCode, error: err.message });
+    // Nothing more from this connection is trusted or processed.
+    link.halted = true;
+    clearInterval(link.timer);
+    link.onFail?.(err);
+    link.onFail = undefined;
+    link.writer.send({ type: 14, reasonCode });
+    void this.#within(link.writer.flushed(), 200).then(() => this.#linkDown(link, err, false));
+  }
+
+  // -------------------------------------------------------------------------
+  // Inbound
+
+  #onData(link: Link, chunk: Uint8Array): void {
+    if (link.closed || link.halted) return;
+    link.lastRx = Date.now();
+    let packets: Packet[];
+    try {
+      packets = link.decoder.push(chunk);
+    } catch (err) {
+      const rc = err instanceof MqttError && err.reasonCode !== undefined ? err.reasonCode : 0x81;
+      this.#protocolFailure(link, rc, toError(err));
+      return;
+    }
+    for (let i = 0; i < packets.length; i++) {
+      if (link.closed || link.halted) return;
+      this.#onPacket(link, packets[i]);
+    }
+  }
+
+  #onPacket(link: Link, p: Packet): void {
+    if (link.connack === null && p.type !== 2 && p.type !== 15) {
+      if (link.early !== undefined) {
+        // Packets right behind the CONNACK (a resumed session's queued messages) wait
+        // until the connection is set up, then are handled in order.
+        link.early.push(p);
+        return;
+      }
+      return this.#protocolFailure(
+        link,
+        0x82,
+        new MqttError("unexpected-packet", `packet type ${p.type} before CONNACK`),
+      );
+    }
+    switch (p.type) {
+      case 3:
+        return this.#onPublish(link, p);
+      case 4:
+        return this.#onPuback(link, p.packetId, p.reasonCode ?? 0, p.properties);
+      case 5:
+        return this.#onPubrec(link, p.packetId, p.reasonCode ?? 0, p.properties);
+      case 6:
+        return this.#onPubrel(link, p.packetId);
+      case 7:
+        return this.#onPubcomp(link, p.packetId, p.reasonCode ?? 0, p.properties);
+      case 9:
+      case 11:
+        return this.#onRequestAck(link, p);
+      case 13:
+        link.pingDeadline = 0;
+        return;
+      case 2:
+        if (link.onConnack === undefined) {
+          return this.#protocolFailure(
+            link,
+            0x82,
+            new MqttError("unexpected-packet", "second CONNACK"),
+          );
+        }
+        link.early = [];
+        link.onConnack(p);
+        link.onConnack = undefined;
+        return;
+      case 15:
+        return this.#onAuth(link, p);
+      case 14: {
+        if (this.#stats !== null) this.#stats.serverDisconnects++;
+        const rc = p.reasonCode ?? 0;
+        const err = new MqttError(
+          "connection-lost",
+          `broker sent DISCONNECT 0x${rc.toString(16)}`,
+          { reasonCode: rc },
+        );
+        return this.#linkDown(link, err, false, p);
+      }
+      default:
+        // CONNECT, SUBSCRIBE, UNSUBSCRIBE, PINGREQ (and AUTH without an authenticator) never come from a broker.
+        return this.#protocolFailure(
+          link,
+          0x82,
+          new MqttError("unexpected-packet", `unexpected packet type ${p.type} from the broker`),
+        );
+    }
+  }
+
+  /** AUTH from the broker: a step of the CONNECT exchange or of a re-authentication (§4.12). */
+  #onAuth(link: Link, p: AuthPacket): void {
+    const auth = this.#options.authenticator;
+    const rc = p.reasonCode ?? 0;
+    const during = link.connack === null
+      ? "connect"
+      : link.reauth !== undefined
+      ? "reauth"
+      : undefined;
+    if (auth === undefined || during === undefined) {
+      return this.#protocolFailure(
+        link,
+        0x82,
+        new MqttError("unexpected-packet", "unexpected AUTH from the broker"),
+      );
+    }
+    if (p.properties?.authenticationMethod !== auth.method) {
+      return this.#protocolFailure(
+        link,
+        0x82,
+        new MqttError("protocol-error", "AUTH with another authentication method", {
+          reasonCode: 0x82,
+        }),
+      );
+    }
+    const data = p.properties?.authenticationData;
+    if (rc === 0x18) {
+      Promise.resolve().then(() => auth.continue(data)).then((response) => {
+        if (link.closed || link.halted) return;
+        const props: AuthPacket["properties"] = { authenticationMethod: auth.method };
+        if (response !== undefined) props.authenticationData = response;
+        link.writer.send({ type: 15, reasonCode: 0x18, properties: props });
+      }, (cause) => {
+        const err = new MqttError("auth-failed", "authenticator aborted the exchange", { cause });
+        link.reauth?.reject(err);
+        link.reauth = undefined;
+        this.#protocolFailure(link, 0x87, err);
+      });
+      return;
+    }
+    if (rc === 0x00 && during === "reauth") {
+      const pending = link.reauth!;
+      link.reauth = undefined;
+      Promise.resolve().then(() => data === undefined ? undefined : auth.continue(data)).then(
+        () => pending.resolve(),
+        (cause) => {
+          const err = new MqttError(
+            "auth-failed",
+            "authenticator rejected the broker's final data",
+            { cause },
+          );
+          pending.reject(err);
+          this.#protocolFailure(link, 0x87, err);
+        },
+      );
+      return;
+    }
+    this.#protocolFailure(
+      link,
+      0x82,
+      new MqttError("protocol-error", `AUTH reason 0x${rc.toString(16)} is not valid now`, {
+        reasonCode: 0x82,
+      }),
+    );
+  }
+
+  /**
+   * Re-authenticates on the live connection (MQTT §4.12.1) with the
+   * configured authenticator. A broker that rejects it disconnects; the
+   * supervisor then reconnects (authenticating afresh).
+   *
+   * @param options `signal` stops waiting.
+   * @throws {MqttError} `invalid-option` (no authenticator), `not-connected`, `closed`,
+   * `auth-failed` (the exchange failed or the connection dropped during it).
+   */
+  async reauthenticate(options?: { signal?: AbortSignal }): Promise<void> {
+    const auth = this.#options.authenticator;
+    if (auth === undefined) {
+      throw new MqttError("invalid-option", "reauthenticate() needs an authenticator");
+    }
+    if (this.#state === CLOSED) throw new MqttError("closed", "client was disconnected");
+    const link = this.#link;
+    if (this.#state !== CONNECTED || link === null || link.connack === null) {
+      throw new MqttError("not-connected", "client is not connected");
+    }
+    const signal = options?.signal;
+    signal?.throwIfAborted();
+    if (link.reauth !== undefined) {
+      return signal === undefined ? link.reauth.promise : this.#race(link.reauth.promise, signal);
+    }
+    const wait = Promise.withResolvers<void>();
+    wait.promise.catch(() => {});
+    link.reauth = wait;
+    try {
+      const data = await auth.begin();
+      if (link.closed) {
+        throw new MqttError("auth-failed", "connection lost before re-authentication");
+      }
+      const props: AuthPacket["properties"] = { authenticationMethod: auth.method };
+      if (data !== undefined) props.authenticationData = data;
+      link.writer.send({ type: 15, reasonCode: 0x19, properties: props });
+    } catch (err) {
+      link.reauth = undefined;
+      wait.reject(
+        err instanceof MqttError
+          ? err
+          : new MqttError("auth-failed", "authenticator failed", { cause: err }),
+      );
+    }
+    await (signal === undefined ? wait.promise : this.#race(wait.promise, signal));
+  }
+
+  #onPublish(link: Link, p: PublishPacket): void {
+    const st = this.#stats;
+    if (st !== null) st.inboundPublishes++;
+    const props = p.properties as PublishProperties;
+    let topic = p.topic;
+    const alias = props.topicAlias;
+    if (alias !== undefined) {
+      // Topic aliases beyond what we advertised are answered with 0x94 (§3.3.2.3.4).
+      if (alias > this.#o.inboundTopicAliasMaximum) {
+        return this.#protocolFailure(
+          link,
+          0x94,
+          new MqttError("protocol-error", `topic alias ${alias} exceeds our maximum`, {
+            reasonCode: 0x94,
+          }),
+        );
+      }
+      const map = link.inAliases ??= new Map();
+      if (topic.length > 0) {
+        map.set(alias, topic);
+      } else {
+        const known = map.get(alias);
+        if (known === undefined) {
+          return this.#protocolFailure(
+            link,
+            0x82,
+            new MqttError("protocol-error", `topic alias ${alias} was never set`, {
+              reasonCode: 0x82,
+            }),
+          );
+        }
+        topic = known;
+      }
+    }
+    const qos = p.qos;
+    const id = p.packetId as number;
+    if (qos === 2) {
+      const s = this.#inQos2.get(id);
+      if (s !== undefined) {
+        // A re-delivery of a QoS 2 message we already have: never deliver it twice.
+        if (s === 1) link.writer.send({ type: 5, packetId: id });
+        return;
+      }
+    }
+    if (qos > 0 && this.#acks.length + this.#inQos2Received >= this.#o.receiveMaximum) {
+      return this.#protocolFailure(
+        link,
+        0x93,
+        new MqttError("protocol-error", "broker exceeded our Receive Maximum", {
+          reasonCode: 0x93,
+        }),
+      );
+    }
+    const n = this.#match(topic, props.subscriptionIdentifiers);
+    if (n === 0 && qos > 0 && this.#parkUntil > 0 && this.#parked.length < PARK_MAX) {
+      // A resumed session delivers its queued messages before the application had a
+      // chance to subscribe: hold them (unacked) for a subscription to claim.
+      if (qos === 2) this.#inQos2.set(id, 0);
+      const slot = this.#acks.add(id, qos, 1);
+      this.#parked.push(new Message(topic, p.payload, qos, p.retain, p.dup, id, props, slot));
+      return;
+    }
+    const targets = this.#scratch;
+    if (qos === 0) {
+      if (n === 0) return;
+      const m = new Message(topic, p.payload, 0, p.retain, p.dup, 0, props, null);
+      for (let i = 0; i < n; i++) {
+        targets[i].deliver(m);
+        targets[i] = undefined as never;
+      }
+      return;
+    }
+    if (qos === 2) this.#inQos2.set(id, 0);
+    const slot = this.#acks.add(id, qos, n);
+    for (let i = 0; i < n; i++) {
+      const t = targets[i];
+      targets[i] = undefined as never;
+      t.deliver(new Message(topic, p.payload, qos, p.retain, p.dup, id, props, slot));
+    }
+  }
+
+  /** Collects the targets for `topic` into #scratch; returns how many. */
+  #match(topic: string, subIds: number[] | undefined): number {
+    this.#epoch++;
+    this.#count = 0;
+    if (subIds !== undefined && this.#bySubId.size > 0) {
+      // Deliver to exactly the subscriptions the broker identified: one copy per subscription.
+      let known = false;
+      for (let i = 0; i < subIds.length; i++) {
+        const states = this.#bySubId.get(subIds[i]);
+        if (states === undefined) continue;
+        known = true;
+        for (let k = 0; k < states.length; k++) {
+          const fs = states[k];
+          if (fs.subId === subIds[i] && topicMatchesFilter(fs.filter.topic, topic)) {
+            this.#collect(fs);
+          }
+        }
+      }
+      if (known) return this.#count;
+    }
+    // Topics repeat: remember which filters each recent topic matched.
+    let states = this.#matchCache.get(topic);
+    if (states === undefined) {
+      this.#matchCache.set(topic, states = []);
+      this.#collecting = states;
+      this.#trie.match(topic, this.#visit);
+      this.#collecting = undefined;
+      if (this.#matchCache.size > 4096) this.#matchCache.clear();
+      return this.#count;
+    }
+    for (let i = 0; i < states.length; i++) this.#collect(states[i]);
+    return this.#count;
+  }
+
+  /** Topic -> matching filters, cleared whenever the filter set changes. */
+  #matchCache = new Map<string, FilterState[]>();
+  #collecting: FilterState[] | undefined;
+
+  #count = 0;
+
+  #collect(fs: FilterState): void {
+    const hs = fs.holders;
+    const epoch = this.#epoch;
+    for (let i = 0; i < hs.length; i++) {
+      const t = hs[i];
+      if (t.mark === epoch) continue;
+      t.mark = epoch;
+      this.#scratch[this.#count++] = t;
+    }
+  }
+
+  #sendInboundAck(slot: InboundSlot): void {
+    const link = this.#link;
+    if (slot.qos === 2) {
+      const id = slot.packetId;
+      this.#inQos2.set(id, 1);
+      this.#inQos2Received++;
+      const store = this.#store;
+      // Write-ahead: the inbound QoS 2 is recorded before PUBREC.
+      const stored = store === undefined ? undefined : this.#stored(() => store.putInbound(id));
+      if (stored === undefined) link?.writer.send({ type: 5, packetId: id });
+      else stored.then((ok) => ok && this.#link?.writer.send({ type: 5, packetId: id }));
+    } else {
+      link?.writer.send({ type: 4, packetId: slot.packetId });
+    }
+  }
+
+  #onPubrel(link: Link, id: number): void {
+    const s = this.#inQos2.get(id);
+    if (s === 1) {
+      this.#inQos2.delete(id);
+      this.#inQos2Received--;
+      const store = this.#store;
+      const stored = store === undefined ? undefined : this.#stored(() => store.deleteInbound(id));
+      if (stored === undefined) link.writer.send({ type: 7, packetId: id });
+      else stored.then((ok) => ok && !link.closed && link.writer.send({ type: 7, packetId: id }));
+    } else if (s === undefined) {
+      link.writer.send({ type: 7, packetId: id, reasonCode: 0x92 }); // Packet Identifier not found
+    }
+    // s === 0: the application has not acked yet; the broker will repeat PUBREL after PUBREC.
+  }
+
+  // -------------------------------------------------------------------------
+  // Outbound publishes
+
+  /**
+   * Publishes a message. QoS 0 resolves per `publishMode`; QoS 1 after PUBACK;
+   * QoS 2 after PUBCOMP. A QoS 1/2 publish belongs to the session once
+   * accepted: it stays pending across a reconnect and is replayed with DUP=1.
+   *
+   * @param message Topic, payload, QoS, retain and properties.
+   * @param options `signal` stops waiting (a QoS 1/2 flow already sent still completes).
+   * @returns The broker's reason code and ack properties (reason code 0 at QoS 0).
+   * @throws {TypeError} A bad topic or field (for example a wildcard in the topic).
+   * @throws {MqttError} `not-connected`, `closed`, `publish-refused` (with the reason code),
+   * `qos-not-supported`, `retain-not-supported`, `packet-too-large`, `write-queue-full`.
+   */
+  publish(message: PublishOptions, options?: { signal?: AbortSignal }): Promise<PublishResult> {
+    const state = this.#state;
+    if (state === CLOSED) return Promise.reject(new MqttError("closed", "client was disconnected"));
+    if (message === null || typeof message !== "object") {
+      return Promise.reject(new TypeError("publish() needs a message object"));
+    }
+    const qos = message.qos ?? 0;
+    if (qos !== 0 && qos !== 1 && qos !== 2) {
+      return Promise.reject(new RangeError(`publish qos must be 0, 1 or 2, got ${qos}`));
+    }
+    const link = this.#link;
+    if (state !== CONNECTED || link === null) {
+      if (qos === 0 || state === IDLE || state === CONNECTING) {
+        return Promise.reject(new MqttError("not-connected", "client is not connected"));
+      }
+    }
+    const raw = message.payload;
+    const payload = raw === undefined ? EMPTY : typeof raw === "string" ? encoder.encode(raw) : raw;
+    const packet: PublishPacket = {
+      type: 3,
+      topic: message.topic,
+      payload,
+      qos,
+      retain: message.retain === true,
+      dup: false,
+      properties: message.properties,
+    };
+    const connack = this.#connack;
+    if (connack !== null) {
+      if (qos > connack.maximumQoS) {
+        return Promise.reject(
+          new MqttError("qos-not-supported", `broker supports QoS up to ${connack.maximumQoS}`, {
+            reasonCode: 0x9b,
+          }),
+        );
+      }
+      if (packet.retain && !connack.retainAvailable) {
+        return Promise.reject(
+          new MqttError("retain-not-supported", "broker does not support retained messages", {
+            reasonCode: 0x9a,
+          }),
+        );
+      }
+    }
+    if (message.properties?.subscriptionIdentifiers !== undefined) {
+      // [MQTT-3.3.4-6] a PUBLISH from a client carries no subscription identifier.
+      return Promise.reject(
+        new TypeError("publish properties.subscriptionIdentifiers is inbound only"),
+      );
+    }
+    const alias = message.properties?.topicAlias;
+    if (alias !== undefined) {
+      const r = this.#applyOutAlias(packet, alias, link);
+      if (r !== undefined) return Promise.reject(r);
+    }
+    if (qos === 0) return this.#publish0(link as Link, packet, options?.signal);
+    return this.#publishQoS(packet, options?.signal);
+  }
+
+  /**
+   * Checks an outbound topic alias; returns an error to reject with. The alias
+   * map is only updated when a packet is handed to the writer (#noteAlias), so
+   * a publish refused or still queued never counts as having set it.
+   */
+  #applyOutAlias(packet: PublishPacket, alias: number, link: Link | null): Error | undefined {
+    const max = this.#connack?.topicAliasMaximum ?? 0;
+    if (!Number.isInteger(alias) || alias < 1 || alias > max) {
+      return new MqttError(
+        "topic-alias-invalid",
+        `topic alias ${alias} is outside 1..${max} (broker's Topic Alias Maximum)`,
+        { reasonCode: 0x94 },
+      );
+    }
+    if (packet.topic === "") {
+      const topic = link?.outAliases?.get(alias);
+      if (topic === undefined) {
+        return new TypeError(
+          `publish topic is empty and topic alias ${alias} is not set on this connection`,
+        );
+      }
+      // A QoS 1/2 packet may be replayed where the alias means nothing: it carries the topic.
+      if (packet.qos > 0) packet.topic = topic;
+    }
+    return undefined;
+  }
+
+  /** Records the alias a PUBLISH with a topic establishes, once it is handed to the writer. */
+  #noteAlias(link: Link, packet: PublishPacket): void {
+    const alias = packet.properties?.topicAlias;
+    if (alias !== undefined && packet.topic !== "") {
+      (link.outAliases ??= new Map()).set(alias, packet.topic);
+    }
+  }
+
+  #checkSize(packet: Packet): MqttError | undefined {
+    const max = this.#connack?.maximumPacketSize;
+    if (max === undefined) return undefined;
+    const n = packetLength(packet);
+    if (n > max) {
+      return new MqttError(
+        "packet-too-large",
+        `packet of ${n} bytes exceeds the broker's maximum of ${max}`,
+        { reasonCode: 0x95 },
+      );
+    }
+    return undefined;
+  }
+
+  #publish0(
+    link: Link,
+    packet: PublishPacket,
+    signal: AbortSignal | undefined,
+  ): Promise<PublishResult> {
+    const w = link.writer;
+    try {
+      const big = this.#checkSize(packet);
+      if (big !== undefined) return Promise.reject(big);
+      if (w.full) {
+        if (this.#o.writeOverflowPolicy === "drop-newest") {
+          return Promise.reject(new MqttError("write-queue-full", "write queue is full"));
+        }
+        return this.#publish0Blocked(link, packet, signal);
+      }
+      const alias = packet.properties?.topicAlias;
+      if (alias === undefined) {
+        w.send(packet);
+      } else {
+        const known = link.outAliases?.get(alias);
+        if (packet.topic === "") {
+          if (known === undefined) {
+            return Promise.reject(
+              new TypeError(
+                `publish topic is empty and topic alias ${alias} is not set on this connection`,
+              ),
+            );
+          }
+          w.send(packet);
+        } else if (known === packet.topic) {
+          // The broker knows this alias on this connection: send it alone, without the topic.
+          w.send({ ...packet, topic: "" });
+        } else {
+          w.send(packet);
+          this.#noteAlias(link, packet);
+        }
+      }
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    if (this.#stats !== null) this.#stats.publishesSent++;
+    if (this.#o.publishMode === "wait-for-flush") return w.flushed().then(() => QOS0_RESULT);
+    return QOS0_RESOLVED;
+  }
+
+  async #publish0Blocked(
+    link: Link,
+    packet: PublishPacket,
+    signal: AbortSignal | undefined,
+  ): Promise<PublishResult> {
+    while (link.writer.full) {
+      signal?.throwIfAborted();
+      await (signal === undefined ? link.writer.space() : this.#race(link.writer.space(), signal));
+      if (link.closed) {
+        throw new MqttError("not-connected", "connection lost while waiting for the write queue");
+      }
+    }
+    return this.#publish0(link, packet, signal);
+  }
+
+  #race<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      const onAbort = () => reject(signal.reason);
+      signal.addEventListener("abort", onAbort, { once: true });
+      p.then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
+    });
+  }
+
+  #publishQoS(packet: PublishPacket, signal: AbortSignal | undefined): Promise<PublishResult> {
+    try {
+      // Validate now (with a stand-in packet id): a bad packet never enters the session.
+      packet.packetId = 1;
+      const big = this.#checkSize(packet);
+      if (big !== undefined) return Promise.reject(big);
+      if (this.#connack?.maximumPacketSize === undefined) packetLength(packet);
+    } catch (err) {
+      return Promise.reject(err);
+    } finally {
+      packet.packetId = undefined;
+    }
+    if (signal?.aborted) return Promise.reject(signal.reason);
+    return new Promise<PublishResult>((resolve, reject) => {
+      const entry: OutEntry = { packet, state: 0, sent: false, resolve, reject, abandoned: false };
+      if (signal !== undefined) {
+        const onAbort = () => {
+          entry.abandoned = true;
+          // Not yet handed to the session: it never goes out.
+          const i = this.#pending.indexOf(entry, this.#pendingHead);
+          if (i >= 0) this.#pending.splice(i, 1);
+          reject(signal.reason);
+        };
+        signal.addEventListener("abort", onAbort, { once: true });
+        entry.resolve = (r) => {
+          signal.removeEventListener("abort", onAbort);
+          resolve(r);
+        };
+        entry.reject = (e) => {
+          signal.removeEventListener("abort", onAbort);
+          reject(e);
+        };
+      }
+      this.#pending.push(entry);
+      this.#pump();
+    });
+  }
+
+  #allocId(): number {
+    if (this.#idsInUse >= 65535) return 0;
+    let id = this.#nextId;
+    while (this.#ids[id] !== 0) id = id === 65535 ? 1 : id + 1;
+    this.#ids[id] = 1;
+    this.#idsInUse++;
+    this.#nextId = id === 65535 ? 1 : id + 1;
+    return id;
+  }
+
+  #freeId(id: number): void {
+    if (this.#ids[id] === 0) return;
+    this.#ids[id] = 0;
+    this.#idsInUse--;
+  }
+
+  /** Sends replays, then pending publishes, while the broker's window has room. */
+  #pump(): void {
+    const link = this.#link;
+    if (link === null || link.connack === null || link.closed) return;
+    const st = this.#stats;
+    while (link.window < link.receiveMaximum) {
+      let e: OutEntry | undefined;
+      if (this.#replayHead < this.#replay.length) {
+        e = this.#replay[this.#replayHead];
+        this.#replay[this.#replayHead++] = undefined as never;
+        if (this.#replayHead === this.#replay.length) {
+          this.#replay = [];
+          this.#replayHead = 0;
+        }
+        const id = e.packet.packetId as number;
+        if (this.#outbound.get(id) !== e) continue; // completed meanwhile
+        e.sent = true;
+        link.window++;
+        if (st !== null) st.publishesReplayed++;
+        if (e.state === 1) {
+          link.writer.send({ type: 6, packetId: id });
+        } else {
+          e.packet.dup = true;
+          this.#stripAlias(e.packet);
+          link.writer.send(e.packet);
+        }
+        continue;
+      }
+      if (this.#pendingHead >= this.#pending.length) break;
+      const id = this.#allocId();
+      if (id === 0) break;
+      e = this.#pending[this.#pendingHead];
+      this.#pending[this.#pendingHead++] = undefined as never;
+      if (this.#pendingHead === this.#pending.length) {
+        this.#pending = [];
+        this.#pendingHead = 0;
+      }
+      e.packet.packetId = id;
+      this.#outbound.set(id, e);
+      e.sent = true;
+      link.window++;
+      const store = this.#store;
+      if (store !== undefined) {
+        // Write-ahead: the PUBLISH is stored before it reaches the socket.
+        const stored = this.#stored(() => store.putOutbound(id, e.packet), e);
+        if (stored !== undefined) {
+          stored.then((ok) => {
+            if (ok && this.#link === link && !link.closed && this.#outbound.get(id) === e) {
+              link.writer.send(e.packet);
+              this.#noteAlias(link, e.packet);
+            }
+          });
+          if (st !== null) st.publishesSent++;
+          continue;
+        }
+        if (this.#outbound.get(id) !== e) continue; // the store refused it synchronously
+      }
+      try {
+        link.writer.send(e.packet);
+        this.#noteAlias(link, e.packet);
+      } catch (err) {
+        // Validated on entry; an encoder failure here still must not corrupt the session.
+        this.#outbound.delete(id);
+        this.#freeId(id);
+        link.window--;
+        e.reject(toError(err));
+        continue;
+      }
+      if (st !== null) st.publishesSent++;
+    }
+  }
+
+  #stripAlias(p: PublishPacket): void {
+    const pr = p.properties;
+    if (pr?.topicAlias !== undefined) {
+      const { topicAlias: _a, ...rest } = pr;
+      p.properties = rest;
+    }
+  }
+
+  #complete(link: Link, id: number, e: OutEntry, result: PublishResult | Error): void {
+    this.#outbound.delete(id);
+    this.#freeId(id);
+    const store = this.#store;
+    if (store !== undefined) this.#stored(() => store.deleteOutbound(id));
+    if (e.sent && link.window > 0) link.window--;
+    if (result instanceof Error) {
+      if (!e.abandoned) e.reject(result);
+    } else {
+      if (this.#stats !== null) this.#stats.publishesAcked++;
+      if (!e.abandoned) e.resolve(result);
+    }
+    this.#pump();
+  }
+
+  #result(rc: number, props: AckProperties | undefined): PublishResult {
+    const r: PublishResult = { reasonCode: rc };
+    if (
+      props !== undefined &&
+      (props.reasonString !== undefined || props.userProperties !== undefined)
+    ) {
+      r.properties = props;
+    }
+    return r;
+  }
+
+  #refused(rc: number, props: AckProperties | undefined): MqttError {
+    return new MqttError(
+      "publish-refused",
+      `broker refused the publish: reason 0x${rc.toString(16)}${
+        props?.reasonString ? ` (${props.reasonString})` : ""
+      }`,
+      { reasonCode: rc },
+    );
+  }
+
+  #onPuback(link: Link, id: number, rc: number, props: AckProperties | undefined): void {
+    const e = this.#outbound.get(id);
+    if (e === undefined || e.packet.qos !== 1) {
+      this.#log?.debug("PUBACK for an unknown packet id", { packetId: id });
+      return;
+    }
+    this.#complete(link, id, e, rc >= 0x80 ? this.#refused(rc, props) : this.#result(rc, props));
+  }
+
+  #onPubrec(link: Link, id: number, rc: number, props: AckProperties | undefined): void {
+    const e = this.#outbound.get(id);
+    if (e === undefined || e.packet.qos !== 2) {
+      link.writer.send({ type: 6, packetId: id, reasonCode: 0x92 }); // Packet Identifier not found
+      return;
+    }
+    if (rc >= 0x80) return this.#complete(link, id, e, this.#refused(rc, props));
+    e.state = 1;
+    e.recRc = rc;
+    e.packet.payload = EMPTY; // the payload is no longer needed once the broker has it
+    const store = this.#store;
+    const stored = store === undefined ? undefined : this.#stored(() => store.releaseOutbound(id));
+    if (stored === undefined) link.writer.send({ type: 6, packetId: id });
+    else {
+      stored.then((ok) => {
+        if (ok && !link.closed && this.#outbound.get(id) === e) {
+          link.writer.send({ type: 6, packetId: id });
+        }
+      });
+    }
+  }
+
+  #onPubcomp(link: Link, id: number, rc: number, props: AckProperties | undefined): void {
+    const e = this.#outbound.get(id);
+    if (e === undefined || e.packet.qos !== 2) {
+      this.#log?.debug("PUBCOMP for an unknown packet id", { packetId: id });
+      return;
+    }
+    // 0x92 after PUBREC: the broker lost the flow but had the message; it was delivered.
+    this.#complete(link, id, e, this.#result(rc === 0 || rc === 0x92 ? (e.recRc ?? 0) : rc, props));
+  }
+
+  // -------------------------------------------------------------------------
+  // SUBSCRIBE / UNSUBSCRIBE
+
+  #request(
+    packet: Packet & { packetId: number },
+    signal: AbortSignal | undefined,
+  ): Promise<SubackPacket | UnsubackPacket> {
+    return new Promise((resolve, reject) => {
+      const req: Request = { packet, resolve, reject };
+      let onAbort: (() => void) | undefined;
+      if (signal !== undefined) {
+        onAbort = () => {
+          // The request stays tracked so its ack (if any) is consumed; the caller stops waiting.
+          req.resolve = () => {};
+          req.reject = () => {};
+          reject(signal.reason);
+        };
+        signal.addEventListener("abort", onAbort, { once: true });
+        req.resolve = (p) => {
+          signal.removeEventListener("abort", onAbort!);
+          resolve(p);
+        };
+        req.reject = (e) => {
+          signal.removeEventListener("abort", onAbort!);
+          reject(e);
+        };
+      }
+      this.#requests.set(packet.packetId, req);
+      const link = this.#link;
+      if (link !== null && link.connack !== null) link.writer.send(packet);
+      if (this.#stats !== null) {
+        if (packet.type === 8) this.#stats.subscribesSent++;
+        else this.#stats.unsubscribesSent++;
+      }
+    });
+  }
+
+  #onRequestAck(_link: Link, p: SubackPacket | UnsubackPacket): void {
+    const req = this.#requests.get(p.packetId);
+    if (req === undefined || req.packet.type !== p.type - 1) {
+      this.#log?.debug("ack for an unknown SUBSCRIBE/UNSUBSCRIBE", { packetId: p.packetId });
+      return;
+    }
+    this.#requests.delete(p.packetId);
+    this.#freeId(p.packetId);
+    req.resolve(p);
+    this.#pump();
+  }
+
+  #normalize(filters: TopicFilterInput[]): (TopicFilter & { qos: QoS })[] {
+    if (!Array.isArray(filters) || filters.length === 0) {
+      throw new TypeError("subscribe needs a non-empty array of topic filters");
+    }
+    return filters.map((f, i) => {
+      const tf: TopicFilter = typeof f === "string" ? { topic: f } : f;
+      if (tf === null || typeof tf !== "object" || typeof tf.topic !== "string") {
+        throw new TypeError(`topic filter ${i} must be a string or { topic }`);
+      }
+      const err = topicFilterError(tf.topic);
+      if (err !== undefined) throw new TypeError(`Cannot subscribe to "${tf.topic}": ${err}`);
+      const qos = tf.qos ?? 0;
+      if (qos !== 0 && qos !== 1 && qos !== 2) {
+        throw new RangeError(`topic filter "${tf.topic}": qos must be 0, 1 or 2`);
+      }
+      if (tf.retainHandling !== undefined && ![0, 1, 2].includes(tf.retainHandling)) {
+        throw new RangeError(`topic filter "${tf.topic}": retainHandling must be 0, 1 or 2`);
+      }
+      if (tf.noLocal && splitSharedFilter(tf.topic) !== undefined) {
+        throw new TypeError(
+          `topic filter "${tf.topic}": noLocal is not allowed on a shared subscription [MQTT-3.8.3-4]`,
+        );
+      }
+      return { ...tf, qos };
+    });
+  }
+
+  #checkSubscribable(filters: TopicFilter[]): void {
+    if (this.#state === CLOSED) throw new MqttError("closed", "client was disconnected");
+    if (this.#state === IDLE || this.#state === CONNECTING) {
+      throw new MqttError("not-connected", "client is not connected");
+    }
+    const c = this.#connack;
+    if (c === null) return;
+    for (const f of filters) {
+      const shared = splitSharedFilter(f.topic);
+      if (shared !== undefined && !c.sharedSubscriptionAvailable) {
+        throw new MqttError(
+          "shared-subs-unsupported",
+          `broker does not support shared subscriptions ("${f.topic}")`,
+          { reasonCode: 0x9e },
+        );
+      }
+      const plain = shared ? shared.filter : f.topic;
+      if (!c.wildcardSubscriptionAvailable && (plain.includes("+") || plain.includes("#"))) {
+        throw new MqttError(
+          "wildcard-subs-unsupported",
+          `broker does not support wildcard subscriptions ("${f.topic}")`,
+          { reasonCode: 0xa2 },
+        );
+      }
+    }
+  }
+
+  async #subscribeTarget(
+    input: TopicFilterInput[],
+    options: SubscribeOptions | undefined,
+    make: (token: SubscriptionToken) => Target,
+  ): Promise<Target> {
+    const filters = this.#normalize(input);
+    this.#checkSubscribable(filters);
+    const signal = options?.signal;
+    signal?.throwIfAborted();
+    const token = new SubscriptionToken(filters);
+    const target = make(token);
+    const toSend: SubscribeFilter[] = [];
+    const sentStates: FilterState[] = [];
+    const names: string[] = [];
+    for (const f of filters) {
+      if (names.includes(f.topic)) continue;
+      names.push(f.topic);
+      let fs = this.#filters.get(f.topic);
+      if (fs === undefined) {
+        fs = { filter: f, holders: [], subId: 0, ready: undefined };
+        this.#filters.set(f.topic, fs);
+        this.#trie.add(f.topic, fs);
+        this.#matchCache.clear();
+        toSend.push(f);
+        sentStates.push(fs);
+      } else if (
+        fs.filter.qos !== f.qos || !!fs.filter.noLocal !== !!f.noLocal ||
+        !!fs.filter.retainAsPublished !== !!f.retainAsPublished ||
+        (fs.filter.retainHandling ?? 0) !== (f.retainHandling ?? 0)
+      ) {
+        // Different options: the broker replaces its subscription with the newer one.
+        fs.filter = f;
+        toSend.push(f);
+        sentStates.push(fs);
+      }
+      fs.holders.push(target);
+    }
+    this.#targets.set(token.id, { target, filters: names });
+    this.#claimParked(target, names);
+    // Filters another subscription is still subscribing to: share that SUBACK's answer.
+    const shared: { topic: string; ready: Promise<number> }[] = [];
+    for (const name of names) {
+      const fs = this.#filters.get(name)!;
+      if (fs.ready !== undefined && !sentStates.includes(fs)) {
+        shared.push({ topic: name, ready: fs.ready });
+      }
+    }
+    const refused: { topic: string; reasonCode: number }[] = [];
+    if (toSend.length > 0) {
+      const useIds = this.#connack?.subscriptionIdentifiersAvailable ?? false;
+      const subId = useIds ? this.#takeSubId() : 0;
+      const settle: ((rc: number) => void)[] = [];
+      for (const fs of sentStates) {
+        fs.subId = subId;
+        const d = Promise.withResolvers<number>();
+        fs.ready = d.promise;
+        settle.push((rc) => {
+          if (fs.ready === d.promise) fs.ready = undefined;
+          d.resolve(rc);
+        });
+      }
+      if (subId !== 0) this.#bySubId.set(subId, sentStates);
+      const packetId = this.#allocId();
+      let ack: SubackPacket;
+      try {
+        if (packetId === 0) throw new MqttError("protocol-error", "no free packet identifier");
+        ack = await this.#request({
+          type: 8,
+          packetId,
+          filters: toSend,
+          properties: subId !== 0 ? { subscriptionIdentifier: subId } : undefined,
+        }, signal) as SubackPacket;
+      } catch (err) {
+        for (const f of settle) f(0x80);
+        this.#dropTarget(token);
+        throw err;
+      }
+      for (let i = 0; i < toSend.length; i++) {
+        const rc = ack.reasonCodes[i] ?? 0x80;
+        settle[i](rc);
+        if (rc >= 0x80) refused.push({ topic: toSend[i].topic, reasonCode: rc });
+      }
+    }
+    for (const w of shared) {
+      const rc = await w.ready;
+      if (rc >= 0x80) refused.push({ topic: w.topic, reasonCode: rc });
+    }
+    if (refused.length === 0) return target;
+    // Refused filters leave the subscription; the granted ones stay.
+    const rec = this.#targets.get(token.id);
+    for (const r of refused) {
+      this.#releaseFilter(r.topic, target);
+      if (rec) rec.filters = rec.filters.filter((n) => n !== r.topic);
+    }
+    if (rec === undefined || rec.filters.length === 0) {
+      this.#dropTarget(token);
+      throw new SubscribeError(refused, undefined);
+    }
+    throw new SubscribeError(refused, target instanceof QueueTarget ? target : undefined);
+  }
+
+  #takeSubId(): number {
+    const id = this.#nextSubId;
+    this.#nextSubId = id >= 268_435_455 ? 1 : id + 1;
+    return id;
+  }
+
+  /** Removes `target` from filter `name`; returns true when the filter has no holder left. */
+  #releaseFilter(name: string, target: Target): boolean {
+    const fs = this.#filters.get(name);
+    if (fs === undefined) return false;
+    const i = fs.holders.indexOf(target);
+    if (i >= 0) fs.holders.splice(i, 1);
+    if (fs.holders.length > 0) return false;
+    this.#filters.delete(name);
+    this.#trie.remove(name, fs);
+    this.#matchCache.clear();
+    const group = this.#bySubId.get(fs.subId);
+    if (group !== undefined) {
+      const k = group.indexOf(fs);
+      if (k >= 0) group.splice(k, 1);
+      if (group.length === 0) this.#bySubId.delete(fs.subId);
+    }
+    return true;
+  }
+
+  #dropTarget(token: SubscriptionToken): string[] {
+    const rec = this.#targets.get(token.id);
+    if (rec === undefined) return [];
+    this.#targets.delete(token.id);
+    rec.target.end();
+    const empty: string[] = [];
+    for (const name of rec.filters) if (this.#releaseFilter(name, rec.target)) empty.push(name);
+    return empty;
+  }
+
+  /** Re-issues every tracked filter after the broker lost the session. */
+  #resubscribe(link: Link): void {
+    const groups = new Map<number, SubscribeFilter[]>();
+    for (const fs of this.#filters.values()) {
+      let g = groups.get(fs.subId);
+      if (g === undefined) groups.set(fs.subId, g = []);
+      g.push(fs.filter);
+    }
+    for (const [subId, filters] of groups) {
+      const packetId = this.#allocId();
+      if (packetId === 0) break;
+      const packet = {
+        type: 8 as const,
+        packetId,
+        filters,
+        properties: subId !== 0 ? { subscriptionIdentifier: subId } : undefined,
+      };
+      this.#requests.set(packetId, {
+        packet,
+        resolve: (ack) => {
+          const refused = ack.reasonCodes.filter((rc) => rc >= 0x80);
+          if (refused.length > 0) {
+            this.#log?.warn("resubscribe partly refused", { reasonCodes: ack.reasonCodes });
+          }
+        },
+        reject: () => {},
+      });
+      link.writer.send(packet);
+      if (this.#stats !== null) this.#stats.subscribesSent++;
+    }
+  }
+
+  /**
+   * Subscribes and returns an async iterable of messages over a bounded
+   * buffer (default 64). A full buffer drops the newest message and acks it.
+   *
+   * @param filters Topic filters (a string means QoS 0).
+   * @param options Buffer, drop observer, autoAck, signal.
+   * @returns The subscription; iterate it and `ack()` every message.
+   * @throws {MqttError} `drop-oldest-unsupported`, `not-connected`, `closed`,
+   * `wildcard-subs-unsupported`, `shared-subs-unsupported`, `subscribe-refused`.
+   * @throws {TypeError} An invalid filter.
+   */
+  async subscribe(filters: TopicFilterInput[], options?: SubscribeOptions): Promise<Subscription> {
+    const policy = options?.dropPolicy ?? "drop-newest";
+    if (policy === "drop-oldest") {
+      throw new MqttError(
+        "drop-oldest-unsupported",
+        "subscribe() supports drop-newest only; use subscribeQueue()",
+      );
+    }
+    const buffer = options?.buffer ?? 64;
+    if (!Number.isInteger(buffer) || buffer < 1) {
+      throw new RangeError(`subscribe buffer must be an integer >= 1, got ${buffer}`);
+    }
+    return await this.#subscribeTarget(
+      filters,
+      options,
+      (token) => this.#queueTarget(token, buffer, "drop-newest", options ?? {}),
+    ) as QueueTarget;
+  }
+
+  /**
+   * Subscribes and returns a subscription whose messages land in a
+   * {@linkcode Queue} (unbounded unless `maxQueueSize` is set; `drop-newest`
+   * or `drop-oldest` when full).
+   *
+   * @param filters Topic filters (a string means QoS 0).
+   * @param options Queue bound, drop policy, drop observer, autoAck, signal.
+   * @returns The subscription with its `queue`.
+   * @throws {MqttError} As {@linkcode Client.subscribe}.
+   * @throws {TypeError} An invalid filter.
+   */
+  async subscribeQueue(
+    filters: TopicFilterInput[],
+    options?: SubscribeOptions,
+  ): Promise<QueueSubscription> {
+    const limit = options?.maxQueueSize ?? this.#o.maxSubscribeQueueSize;
+    if (!Number.isInteger(limit) || limit < 0) {
+      throw new RangeError(`maxQueueSize must be an integer >= 0, got ${limit}`);
+    }
+    const policy = options?.dropPolicy ?? this.#o.dropPolicy;
+    if (policy !== "drop-newest" && policy !== "drop-oldest") {
+      throw new MqttError("invalid-option", `unknown dropPolicy "${policy}"`);
+    }
+    return await this.#subscribeTarget(
+      filters,
+      options,
+      (token) => this.#queueTarget(token, limit, policy, options ?? {}),
+    ) as QueueTarget;
+  }
+
+  /**
+   * Subscribes with a synchronous handler that runs on the read path; each
+   * message is acked when the handler returns. The handler must not block.
+   *
+   * @param filters Topic filters (a string means QoS 0).
+   * @param handler Called for each message.
+   * @param options `signal` aborts the wait for SUBACK.
+   * @returns The token for {@linkcode Client.unsubscribe}.
+   * @throws {MqttError} `nil-handler` and as {@linkcode Client.subscribe}.
+   */
+  async subscribeCallback(
+    filters: TopicFilterInput[],
+    handler: (message: Message) => void,
+    options?: SubscribeOptions,
+  ): Promise<SubscriptionToken> {
+    if (typeof handler !== "function") {
+      throw new MqttError("nil-handler", "subscribeCallback needs a handler function");
+    }
+    const t = await this.#subscribeTarget(
+      filters,
+      options,
+      (token) =>
+        new CallbackTarget(
+          token,
+          handler,
+          (err) => this.#log?.error("subscription handler threw", { error: toError(err).message }),
+        ),
+    );
+    return t.token;
+  }
+
+  #queueTarget(
+    token: SubscriptionToken,
+    limit: number,
+    policy: "drop-newest" | "drop-oldest",
+    options: SubscribeOptions,
+  ): QueueTarget {
+    return new QueueTarget(token, limit, policy, options, (t, o) => this.unsubscribe(t, o), () => {
+      if (this.#stats !== null) this.#stats.inboundDropped++;
+    });
+  }
+
+  /**
+   * Ends a subscription: its iteration ends at once, and UNSUBSCRIBE is sent
+   * for the filters no other subscription of this client holds. Idempotent.
+   *
+   * @param token The subscription's token.
+   * @param options `signal` stops waiting for UNSUBACK.
+   */
+  async unsubscribe(token: SubscriptionToken, options?: { signal?: AbortSignal }): Promise<void> {
+    if (!(token instanceof SubscriptionToken)) {
+      throw new TypeError("unsubscribe needs a SubscriptionToken");
+    }
+    const empty = this.#dropTarget(token);
+    if (empty.length === 0 || this.#state === CLOSED) return;
+    const packetId = this.#allocId();
+    if (packetId === 0) throw new MqttError("protocol-error", "no free packet identifier");
+    await this.#request({ type: 10, packetId, topics: empty }, options?.signal);
+  }
+}

@@ -1,0 +1,501 @@
+/**
+ * {@linkcode ClientOptions}, their defaults and their validation.
+ *
+ * @module
+ */
+
+import { MqttError } from "../errors.ts";
+import type { DialFunc, TlsOptions } from "../transport/types.ts";
+import type { QoS, UserProperty, WillProperties } from "../wire/types.ts";
+import { topicNameError } from "../topic/validate.ts";
+import type { ConnackInfo } from "./types.ts";
+import type { DisconnectPacket } from "../wire/types.ts";
+import type { Backoff } from "./backoff.ts";
+import type { SessionStore } from "../session/store.ts";
+
+/**
+ * A structured logger. `console` satisfies it.
+ *
+ * @example
+ * ```ts
+ * import type { Logger } from "@mqttv5/client";
+ * const logger: Logger = console;
+ * ```
+ */
+export interface Logger {
+  /** Debug detail. */
+  debug(msg: string, fields?: Record<string, unknown>): void;
+  /** Notable events. */
+  info(msg: string, fields?: Record<string, unknown>): void;
+  /** Something went wrong but the client carries on. */
+  warn(msg: string, fields?: Record<string, unknown>): void;
+  /** Something failed. */
+  error(msg: string, fields?: Record<string, unknown>): void;
+}
+
+/** The will message the broker publishes if this client goes away ungracefully. */
+export interface WillOptions {
+  /** Topic name. */
+  topic: string;
+  /** Payload; a string is encoded as UTF-8. @default {empty} */
+  payload?: Uint8Array | string;
+  /** QoS. @default {0} */
+  qos?: QoS;
+  /** Retain flag. @default {false} */
+  retain?: boolean;
+  /** Will Delay Interval in seconds (§3.1.3.2.2). */
+  delayIntervalSeconds?: number;
+  /** Will properties other than the delay. */
+  properties?: Omit<WillProperties, "willDelayInterval">;
+}
+
+/**
+ * Drives MQTT v5 enhanced authentication (§4.12): the challenge/response
+ * exchange during CONNECT and `Client.reauthenticate()` mid-session. Methods
+ * may return promises.
+ *
+ * @example A one-step token authenticator
+ * ```ts
+ * import type { Authenticator } from "@mqttv5/client";
+ *
+ * const auth: Authenticator = {
+ *   method: "TOKEN",
+ *   begin: () => new TextEncoder().encode("secret-token"),
+ *   continue: () => undefined,
+ * };
+ * ```
+ */
+export interface Authenticator {
+  /** The Authentication Method sent in CONNECT and AUTH. */
+  readonly method: string;
+  /** The initial Authentication Data (CONNECT, or AUTH 0x19 when re-authenticating). */
+  begin(): Uint8Array | undefined | Promise<Uint8Array | undefined>;
+  /**
+   * The response to the broker's Authentication Data (from AUTH 0x18, or the
+   * final data in CONNACK / AUTH 0x00, where the response is ignored). Throw to
+   * abort the exchange.
+   */
+  continue(data: Uint8Array | undefined): Uint8Array | undefined | Promise<Uint8Array | undefined>;
+}
+
+/**
+ * The CONNECT fields `connectPacketBuilder` may change before each attempt.
+ *
+ * @example
+ * ```ts
+ * import type { ConnectOptions } from "@mqttv5/client";
+ * const rotate = (c: ConnectOptions) => {
+ *   c.password = new TextEncoder().encode("fresh-token");
+ * };
+ * ```
+ */
+export interface ConnectOptions {
+  /** Client identifier. */
+  clientId: string;
+  /** User name. */
+  username?: string;
+  /** Password. */
+  password?: Uint8Array;
+  /** Clean Start flag of this attempt. */
+  cleanStart: boolean;
+  /** Keep alive in seconds. */
+  keepAliveSeconds: number;
+  /** CONNECT user properties. */
+  userProperties: UserProperty[];
+}
+
+/** Behaviour of a full subscription buffer. */
+export type DropPolicy = "drop-newest" | "drop-oldest";
+/** Behaviour of QoS 0 `publish()` when the write queue is full. */
+export type WriteOverflowPolicy = "block" | "drop-newest";
+/** When QoS 0 `publish()` resolves. */
+export type PublishMode = "fire-and-forget" | "wait-for-flush";
+
+/**
+ * Everything a {@linkcode Client} can be configured with. Only `broker` (or
+ * `brokers`) is required.
+ *
+ * @example A client with credentials and a will
+ * ```ts
+ * import type { ClientOptions } from "@mqttv5/client";
+ *
+ * const options: ClientOptions = {
+ *   broker: "mqtt://localhost:1883",
+ *   clientId: "ingest-1",
+ *   username: "svc",
+ *   password: "secret",
+ *   keepAliveSeconds: 30,
+ *   will: { topic: "status/ingest-1", payload: "offline", qos: 1, retain: true },
+ * };
+ * ```
+ */
+export interface ClientOptions {
+  /** Broker URL: `mqtt://`, `tcp://`, `mqtts://`, `tls://`, `ssl://` (ports 1883 / 8883 by default); `ws://`, `wss://` with a `dial`. */
+  broker?: string;
+  /** Broker URLs, tried in order. */
+  brokers?: string[];
+  /** Client identifier; empty asks the broker to assign one. @default {""} */
+  clientId?: string;
+  /** User name. */
+  username?: string;
+  /** Password; a string is encoded as UTF-8. */
+  password?: string | Uint8Array;
+  /** Keep alive in seconds, 0 turns it off. @default {30} */
+  keepAliveSeconds?: number;
+  /** Clean Start on the first CONNECT. @default {true} */
+  cleanStart?: boolean;
+  /** Session Expiry Interval in seconds. @default {300} */
+  sessionExpirySeconds?: number;
+  /** How many inbound QoS 1/2 publishes may be unacknowledged at once (advertised and enforced). @default {65535} */
+  receiveMaximum?: number;
+  /** Largest packet accepted from the broker, in bytes (advertised and enforced). @default {no limit} */
+  maximumPacketSize?: number;
+  /** Highest inbound topic alias accepted. @default {0} */
+  inboundTopicAliasMaximum?: number;
+  /** Ask for Response Information in CONNACK. @default {false} */
+  requestResponseInformation?: boolean;
+  /** Allow reason strings and user properties on failures. @default {true} */
+  requestProblemInformation?: boolean;
+  /** CONNECT user properties. */
+  connectUserProperties?: UserProperty[];
+  /** Bound on dial + CONNECT/CONNACK. @default {10000} */
+  connectTimeoutMs?: number;
+  /** Budget for a PINGRESP after a PINGREQ. @default {10000} */
+  pingTimeoutMs?: number;
+  /** Bound on flushing the DISCONNECT in `disconnect()`. @default {500} */
+  disconnectFlushTimeoutMs?: number;
+  /** Packets the writer holds before QoS 0 publishes block or drop. @default {256} */
+  writeQueueSize?: number;
+  /** What a QoS 0 publish does on a full write queue. @default {"block"} */
+  writeOverflowPolicy?: WriteOverflowPolicy;
+  /** Most packets coalesced into one socket write; 0 = as many as fit in 64 KiB. @default {0} */
+  writeBatch?: number;
+  /** Will message. */
+  will?: WillOptions;
+  /** Default `maxQueueSize` of `subscribeQueue()`; 0 = unbounded. @default {0} */
+  maxSubscribeQueueSize?: number;
+  /** Default drop policy of subscriptions. @default {"drop-newest"} */
+  dropPolicy?: DropPolicy;
+  /** QoS 0 publish completion. @default {"fire-and-forget"} */
+  publishMode?: PublishMode;
+  /** Called after each successful CONNACK. Must not block. */
+  onConnectionUp?: (connack: ConnackInfo) => void;
+  /** Called when the connection is lost unexpectedly; return `false` to stop reconnecting. Must not block. */
+  onConnectionDown?: () => boolean | void;
+  /** Called for each failed connection attempt. Must not block. */
+  onConnectError?: (error: Error) => void;
+  /** Called when the broker sends DISCONNECT. Must not block. */
+  onServerDisconnect?: (disconnect: DisconnectPacket) => void;
+  /** Keep counters for `stats()`. @default {false} */
+  stats?: boolean;
+  /** Logger. @default {none} */
+  logger?: Logger;
+  /** TLS settings for TLS schemes. */
+  tls?: TlsOptions;
+  /** Replaces the built-in transport (and its URL scheme check). */
+  dial?: DialFunc;
+  /** Delay before each reconnect attempt. @default {exponentialBackoff(1000, 30000, 200)} */
+  reconnectBackoff?: Backoff;
+  /** Clean Start on CONNECTs after the first. @default {false} */
+  cleanStartOnReconnect?: boolean;
+  /** Called before each reconnect dial; `attempt` starts at 1. Must not block. */
+  onReconnectAttempt?: (attempt: number, url: string) => void;
+  /** Enhanced authentication (CONNECT and `reauthenticate()`). */
+  authenticator?: Authenticator;
+  /** Changes the CONNECT before each attempt (token rotation); a throw fails that attempt. */
+  connectPacketBuilder?: (connect: ConnectOptions, signal: AbortSignal) => void | Promise<void>;
+  /** Where in-flight QoS 1/2 state is kept. @default {in memory} */
+  store?: SessionStore;
+}
+
+/** Options after defaults, with URLs parsed. */
+export interface ResolvedOptions {
+  brokers: URL[];
+  clientId: string;
+  username: string | undefined;
+  password: Uint8Array | undefined;
+  keepAliveSeconds: number;
+  cleanStart: boolean;
+  sessionExpirySeconds: number;
+  receiveMaximum: number;
+  maximumPacketSize: number; // 0 = no limit
+  inboundTopicAliasMaximum: number;
+  requestResponseInformation: boolean;
+  requestProblemInformation: boolean;
+  connectUserProperties: UserProperty[];
+  connectTimeoutMs: number;
+  pingTimeoutMs: number;
+  disconnectFlushTimeoutMs: number;
+  writeQueueSize: number;
+  writeOverflowPolicy: WriteOverflowPolicy;
+  writeBatch: number;
+  will: WillOptions | undefined;
+  maxSubscribeQueueSize: number;
+  dropPolicy: DropPolicy;
+  publishMode: PublishMode;
+  stats: boolean;
+  dial: DialFunc | undefined;
+  tls: TlsOptions | undefined;
+}
+
+const NATIVE_SCHEMES: Record<string, string> = {
+  "mqtt:": "1883",
+  "tcp:": "1883",
+  "mqtts:": "8883",
+  "tls:": "8883",
+  "ssl:": "8883",
+};
+const TLS_SCHEMES = new Set(["mqtts:", "tls:", "ssl:", "wss:"]);
+
+/** Whether a broker URL uses TLS. */
+export function isTlsUrl(url: URL): boolean {
+  return TLS_SCHEMES.has(url.protocol);
+}
+
+/**
+ * Parses and checks one broker URL.
+ *
+ * @throws {MqttError} `invalid-broker-url`.
+ */
+export function parseBrokerUrl(raw: unknown, hasDial: boolean): URL {
+  if (typeof raw !== "string" || raw.length === 0) {
+    throw new MqttError("invalid-broker-url", `broker URL must be a non-empty string`);
+  }
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch (cause) {
+    throw new MqttError("invalid-broker-url", `broker URL "${redact(raw)}" does not parse`, {
+      cause,
+    });
+  }
+  const port = NATIVE_SCHEMES[url.protocol];
+  if (port === undefined) {
+    if (!hasDial) {
+      throw new MqttError(
+        "invalid-broker-url",
+        `broker URL scheme "${url.protocol}" needs a dial function (ws:// and wss:// use wsDial())`,
+      );
+    }
+  } else if (url.port === "") {
+    url.port = port;
+  }
+  if (url.hostname === "") {
+    throw new MqttError("invalid-broker-url", `broker URL "${redact(raw)}" has no host`);
+  }
+  return url;
+}
+
+/** A URL with any credentials removed, for messages. */
+export function redact(raw: string): string {
+  try {
+    const u = new URL(raw);
+    u.username = "";
+    u.password = "";
+    return u.href;
+  } catch {
+    return raw.replace(/\/\/[^@/]*@/, "//");
+  }
+}
+
+const encoder = new TextEncoder();
+
+function invalid(name: string, rule: string): never {
+  throw new MqttError("invalid-option", `option ${name} ${rule}`);
+}
+
+function int(
+  o: Record<string, unknown>,
+  name: string,
+  dflt: number,
+  min: number,
+  max: number,
+): number {
+  const v = o[name];
+  if (v === undefined) return dflt;
+  if (typeof v !== "number" || !Number.isInteger(v)) {
+    throw new TypeError(`option ${name} must be an integer`);
+  }
+  if (v < min || v > max) {
+    throw new RangeError(`option ${name} must be in ${min}..${max}, got ${v}`);
+  }
+  return v;
+}
+
+function bool(o: Record<string, unknown>, name: string, dflt: boolean): boolean {
+  const v = o[name];
+  if (v === undefined) return dflt;
+  if (typeof v !== "boolean") throw new TypeError(`option ${name} must be a boolean`);
+  return v;
+}
+
+function oneOf<T extends string>(
+  o: Record<string, unknown>,
+  name: string,
+  dflt: T,
+  allowed: readonly T[],
+): T {
+  const v = o[name];
+  if (v === undefined) return dflt;
+  if (typeof v !== "string") throw new TypeError(`option ${name} must be a string`);
+  if (!allowed.includes(v as T)) invalid(name, `must be one of ${allowed.join(", ")}`);
+  return v as T;
+}
+
+function fn(o: Record<string, unknown>, name: string): void {
+  const v = o[name];
+  if (v !== undefined && typeof v !== "function") {
+    throw new TypeError(`option ${name} must be a function`);
+  }
+}
+
+function pairs(o: Record<string, unknown>, name: string): UserProperty[] {
+  const v = o[name];
+  if (v === undefined) return [];
+  if (!Array.isArray(v)) {
+    throw new TypeError(`option ${name} must be an array of [name, value] pairs`);
+  }
+  for (const p of v) {
+    if (
+      !Array.isArray(p) || p.length !== 2 || typeof p[0] !== "string" || typeof p[1] !== "string"
+    ) {
+      throw new TypeError(`option ${name} must be an array of [name, value] string pairs`);
+    }
+  }
+  return v as UserProperty[];
+}
+
+/**
+ * Validates options and applies defaults.
+ *
+ * @throws {MqttError} `missing-broker`, `invalid-broker-url`, `invalid-option`.
+ * @throws {TypeError} A field of the wrong type.
+ * @throws {RangeError} A number out of range.
+ */
+export function resolveOptions(options: ClientOptions): ResolvedOptions {
+  if (options === null || typeof options !== "object") {
+    throw new TypeError("options must be an object");
+  }
+  const o = options as Record<string, unknown>;
+  fn(o, "dial");
+  const hasDial = o.dial !== undefined;
+  const rawBrokers: unknown[] = [];
+  if (o.brokers !== undefined) {
+    if (!Array.isArray(o.brokers)) throw new TypeError("option brokers must be an array of URLs");
+    rawBrokers.push(...o.brokers);
+  }
+  if (o.broker !== undefined) rawBrokers.unshift(o.broker);
+  if (rawBrokers.length === 0) {
+    throw new MqttError("missing-broker", "no broker URL: set broker or brokers");
+  }
+  const brokers = rawBrokers.map((b) => parseBrokerUrl(b, hasDial));
+
+  if (o.clientId !== undefined && typeof o.clientId !== "string") {
+    throw new TypeError("option clientId must be a string");
+  }
+  if (o.username !== undefined && typeof o.username !== "string") {
+    throw new TypeError("option username must be a string");
+  }
+  let password: Uint8Array | undefined;
+  if (typeof o.password === "string") password = encoder.encode(o.password);
+  else if (o.password instanceof Uint8Array) password = o.password;
+  else if (o.password !== undefined) {
+    throw new TypeError("option password must be a string or Uint8Array");
+  }
+
+  let will: WillOptions | undefined;
+  if (o.will !== undefined) {
+    const w = o.will as WillOptions;
+    if (w === null || typeof w !== "object") throw new TypeError("option will must be an object");
+    const err = typeof w.topic === "string" ? topicNameError(w.topic) : "must be a string";
+    if (err !== undefined) invalid("will.topic", err);
+    if (w.qos !== undefined && w.qos !== 0 && w.qos !== 1 && w.qos !== 2) {
+      throw new RangeError("option will.qos must be 0, 1 or 2");
+    }
+    if (
+      w.payload !== undefined && typeof w.payload !== "string" && !(w.payload instanceof Uint8Array)
+    ) {
+      throw new TypeError("option will.payload must be a string or Uint8Array");
+    }
+    int(w as unknown as Record<string, unknown>, "delayIntervalSeconds", 0, 0, 0xffffffff);
+    will = w;
+  }
+  if (o.tls !== undefined && (o.tls === null || typeof o.tls !== "object")) {
+    throw new TypeError("option tls must be an object");
+  }
+  if (o.logger !== undefined) {
+    const l = o.logger as Record<string, unknown>;
+    for (const m of ["debug", "info", "warn", "error"]) {
+      if (typeof l?.[m] !== "function") {
+        throw new TypeError(`option logger must have a ${m}() method`);
+      }
+    }
+  }
+  for (
+    const name of [
+      "onConnectionUp",
+      "onConnectionDown",
+      "onConnectError",
+      "onServerDisconnect",
+      "onReconnectAttempt",
+      "reconnectBackoff",
+      "connectPacketBuilder",
+    ]
+  ) fn(o, name);
+  bool(o, "cleanStartOnReconnect", false);
+  if (o.authenticator !== undefined) {
+    const a = o.authenticator as Record<string, unknown>;
+    if (
+      a === null || typeof a !== "object" || typeof a.method !== "string" || a.method === "" ||
+      typeof a.begin !== "function" || typeof a.continue !== "function"
+    ) {
+      throw new TypeError("option authenticator must have a method string, begin() and continue()");
+    }
+  }
+  if (o.store !== undefined) {
+    const st = o.store as Record<string, unknown>;
+    const methods = ["load", "putOutbound", "releaseOutbound", "deleteOutbound", "putInbound"];
+    for (const m of [...methods, "deleteInbound", "clearInbound", "close"]) {
+      if (typeof st?.[m] !== "function") throw new TypeError(`option store must implement ${m}()`);
+    }
+  }
+
+  return {
+    brokers,
+    clientId: (o.clientId as string | undefined) ?? "",
+    username: o.username as string | undefined,
+    password,
+    keepAliveSeconds: int(o, "keepAliveSeconds", 30, 0, 0xffff),
+    cleanStart: bool(o, "cleanStart", true),
+    sessionExpirySeconds: int(o, "sessionExpirySeconds", 300, 0, 0xffffffff),
+    receiveMaximum: int(o, "receiveMaximum", 65535, 1, 65535),
+    maximumPacketSize: int(o, "maximumPacketSize", 0, 0, 268_435_460),
+    inboundTopicAliasMaximum: int(o, "inboundTopicAliasMaximum", 0, 0, 0xffff),
+    requestResponseInformation: bool(o, "requestResponseInformation", false),
+    requestProblemInformation: bool(o, "requestProblemInformation", true),
+    connectUserProperties: pairs(o, "connectUserProperties"),
+    connectTimeoutMs: int(o, "connectTimeoutMs", 10_000, 1, 2 ** 31 - 1),
+    pingTimeoutMs: int(o, "pingTimeoutMs", 10_000, 1, 2 ** 31 - 1),
+    disconnectFlushTimeoutMs: int(o, "disconnectFlushTimeoutMs", 500, 0, 2 ** 31 - 1),
+    writeQueueSize: int(o, "writeQueueSize", 256, 1, 2 ** 31 - 1),
+    writeOverflowPolicy: oneOf(
+      o,
+      "writeOverflowPolicy",
+      "block",
+      ["block", "drop-newest"] as const,
+    ),
+    writeBatch: int(o, "writeBatch", 0, 0, 2 ** 31 - 1),
+    will,
+    maxSubscribeQueueSize: int(o, "maxSubscribeQueueSize", 0, 0, 2 ** 31 - 1),
+    dropPolicy: oneOf(o, "dropPolicy", "drop-newest", ["drop-newest", "drop-oldest"] as const),
+    publishMode: oneOf(
+      o,
+      "publishMode",
+      "fire-and-forget",
+      ["fire-and-forget", "wait-for-flush"] as const,
+    ),
+    stats: bool(o, "stats", false),
+    dial: o.dial as DialFunc | undefined,
+    tls: o.tls as TlsOptions | undefined,
+  };
+}

@@ -1,0 +1,262 @@
+/**
+ * Subscription handles: {@linkcode SubscriptionToken}, {@linkcode Subscription}
+ * and {@linkcode QueueSubscription}, and the per-subscription delivery logic
+ * (bounded buffers, drop policies, auto-ack).
+ *
+ * @module
+ */
+
+import type { DropPolicy } from "./options.ts";
+import { detachedCopy, type Message } from "./message.ts";
+import { Queue } from "./queue.ts";
+import type { TopicFilter } from "./types.ts";
+
+let nextToken = 1;
+
+/**
+ * Identifies one subscription, for `Client.unsubscribe()`.
+ *
+ * @example
+ * ```ts
+ * import type { Client, SubscriptionToken } from "@mqttv5/client";
+ *
+ * async function stop(client: Client, token: SubscriptionToken) {
+ *   await client.unsubscribe(token);
+ * }
+ * ```
+ */
+export class SubscriptionToken {
+  /** A number unique within the process. */
+  readonly id: number = nextToken++;
+  /** The filters this subscription asked for. */
+  readonly filters: readonly TopicFilter[];
+
+  /** @internal Created by the client. */
+  constructor(filters: readonly TopicFilter[]) {
+    this.filters = filters;
+  }
+}
+
+/**
+ * A subscription delivering messages as an async iterable. Every message must
+ * be acknowledged with `ack()`. The iteration ends on `unsubscribe()`, on
+ * `disconnect()`, or when a `for await` loop over it exits early (which also
+ * unsubscribes).
+ *
+ * @example
+ * ```ts
+ * import type { Subscription } from "@mqttv5/client";
+ *
+ * async function drain(sub: Subscription) {
+ *   for await (const m of sub) {
+ *     console.log(m.topic, m.text());
+ *     m.ack();
+ *   }
+ * }
+ * ```
+ */
+export interface Subscription extends AsyncIterable<Message>, AsyncDisposable {
+  /** The token identifying this subscription. */
+  readonly token: SubscriptionToken;
+  /**
+   * Unsubscribes and ends the iteration. Messages still buffered are acked and
+   * discarded.
+   *
+   * @param options `signal` bounds the wait for UNSUBACK.
+   */
+  unsubscribe(options?: { signal?: AbortSignal }): Promise<void>;
+}
+
+/**
+ * A subscription whose messages land in a {@linkcode Queue}.
+ *
+ * @example
+ * ```ts
+ * import type { QueueSubscription } from "@mqttv5/client";
+ *
+ * async function next(sub: QueueSubscription) {
+ *   const m = await sub.queue.dequeue();
+ *   m?.ack();
+ * }
+ * ```
+ */
+export interface QueueSubscription extends Subscription {
+  /** The queue the messages land in. */
+  readonly queue: Queue<Message>;
+}
+
+/**
+ * Options of `subscribe()`, `subscribeQueue()` and `subscribeCallback()`.
+ *
+ * @example
+ * ```ts
+ * import type { SubscribeOptions } from "@mqttv5/client";
+ * const opts: SubscribeOptions = { buffer: 256, onDrop: (m) => console.warn("dropped", m.topic) };
+ * ```
+ */
+export interface SubscribeOptions {
+  /** `subscribe()`: messages buffered for the iterator. @default {64} */
+  buffer?: number;
+  /** `subscribeQueue()`: queue bound, 0 = unbounded. @default {ClientOptions.maxSubscribeQueueSize} */
+  maxQueueSize?: number;
+  /** What a full buffer drops; `subscribe()` supports only `"drop-newest"`. @default {ClientOptions.dropPolicy} */
+  dropPolicy?: DropPolicy;
+  /** Observes each dropped message (already acked; do not keep its payload). */
+  onDrop?: (message: Message) => void;
+  /** Ack on dispatch and deliver a detached copy. @default {false} */
+  autoAck?: boolean;
+  /** Aborts the wait for SUBACK. */
+  signal?: AbortSignal;
+}
+
+/** What the client needs from a delivery target. */
+export interface Target {
+  readonly token: SubscriptionToken;
+  /** Dispatch epoch, to deliver each message to a target once. */
+  mark: number;
+  /** Hands one message over; returns false when it was dropped. */
+  deliver(m: Message): boolean;
+  /** Ends delivery. */
+  end(): void;
+}
+
+const DONE: IteratorResult<Message> = Object.freeze({ done: true, value: undefined });
+function toResult(m: Message | undefined): IteratorResult<Message> {
+  return m === undefined ? DONE : { done: false, value: m };
+}
+
+/** Subscription backed by a Queue with a bound and a drop policy. */
+export class QueueTarget implements Target, QueueSubscription {
+  readonly token: SubscriptionToken;
+  readonly queue: Queue<Message> = new Queue<Message>();
+  mark = 0;
+  #limit: number;
+  #policy: DropPolicy;
+  #onDrop: ((m: Message) => void) | undefined;
+  #autoAck: boolean;
+  #unsubscribe: (t: SubscriptionToken, o?: { signal?: AbortSignal }) => Promise<void>;
+  #countDrop: (t: SubscriptionToken) => void;
+
+  constructor(
+    token: SubscriptionToken,
+    limit: number,
+    policy: DropPolicy,
+    options: SubscribeOptions,
+    unsubscribe: (t: SubscriptionToken, o?: { signal?: AbortSignal }) => Promise<void>,
+    countDrop: (t: SubscriptionToken) => void,
+  ) {
+    this.token = token;
+    this.#limit = limit;
+    this.#policy = policy;
+    this.#onDrop = options.onDrop;
+    this.#autoAck = options.autoAck === true;
+    this.#unsubscribe = unsubscribe;
+    this.#countDrop = countDrop;
+  }
+
+  deliver(m: Message): boolean {
+    const q = this.queue;
+    if (q.closed) {
+      m.ack();
+      return false;
+    }
+    if (this.#limit > 0 && q.length >= this.#limit) {
+      if (this.#policy === "drop-oldest") {
+        const old = q.tryDequeue();
+        if (old !== undefined) this.#dropped(old);
+      } else {
+        this.#dropped(m);
+        return false;
+      }
+    }
+    if (this.#autoAck) {
+      const copy = detachedCopy(m);
+      m.ack();
+      q.enqueue(copy);
+    } else {
+      q.enqueue(m);
+    }
+    return true;
+  }
+
+  #dropped(m: Message): void {
+    m.ack(); // so the broker stops retrying
+    this.#countDrop(this.token);
+    if (this.#onDrop !== undefined) {
+      try {
+        this.#onDrop(m);
+      } catch {
+        // an observer's failure must not break the read path
+      }
+    }
+  }
+
+  end(): void {
+    const q = this.queue;
+    // Buffered messages will never be processed: ack them so the §4.6 order moves on.
+    for (let m = q.tryDequeue(); m !== undefined; m = q.tryDequeue()) m.ack();
+    q.close();
+  }
+
+  unsubscribe(options?: { signal?: AbortSignal }): Promise<void> {
+    return this.#unsubscribe(this.token, options);
+  }
+
+  [Symbol.asyncIterator](): AsyncIterator<Message> {
+    const q = this.queue;
+    return {
+      next: (): Promise<IteratorResult<Message>> => {
+        // Buffered: no async-function machinery, one resolved promise.
+        if (q.length > 0) return Promise.resolve({ done: false, value: q.tryDequeue() as Message });
+        return q.dequeue().then(toResult);
+      },
+      return: async (): Promise<IteratorResult<Message>> => {
+        // Leaving a for-await loop early ends the subscription.
+        if (!q.closed) await this.#unsubscribe(this.token).catch(() => {});
+        return { done: true, value: undefined };
+      },
+    };
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.queue.closed ? Promise.resolve() : this.#unsubscribe(this.token).catch(() => {});
+  }
+}
+
+/** Subscription whose handler runs on the read path; auto-acks after it returns. */
+export class CallbackTarget implements Target {
+  readonly token: SubscriptionToken;
+  mark = 0;
+  #handler: (m: Message) => void;
+  #onError: (err: unknown) => void;
+  #ended = false;
+
+  constructor(
+    token: SubscriptionToken,
+    handler: (m: Message) => void,
+    onError: (err: unknown) => void,
+  ) {
+    this.token = token;
+    this.#handler = handler;
+    this.#onError = onError;
+  }
+
+  deliver(m: Message): boolean {
+    if (this.#ended) {
+      m.ack();
+      return false;
+    }
+    try {
+      this.#handler(m);
+    } catch (err) {
+      this.#onError(err);
+    } finally {
+      m.ack();
+    }
+    return true;
+  }
+
+  end(): void {
+    this.#ended = true;
+  }
+}

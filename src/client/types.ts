@@ -1,0 +1,182 @@
+/**
+ * Shapes shared by the client's public API.
+ *
+ * @module
+ */
+
+import type { AckProperties, PublishProperties, QoS, UserProperty } from "../wire/types.ts";
+
+/**
+ * What the broker said in CONNACK, with the specification's defaults filled in
+ * for absent properties.
+ *
+ * @example
+ * ```ts
+ * import type { ConnackInfo } from "@mqttv5/client";
+ * const canRetain = (c: ConnackInfo) => c.retainAvailable;
+ * ```
+ */
+export interface ConnackInfo {
+  /** Whether the broker resumed a session. */
+  sessionPresent: boolean;
+  /** Connect reason code (0 on success). */
+  reasonCode: number;
+  /** Client identifier the broker assigned, if it assigned one. */
+  assignedClientIdentifier?: string;
+  /** Keep alive the broker imposes, in seconds. */
+  serverKeepAlive?: number;
+  /** Session Expiry Interval the broker uses, in seconds. */
+  sessionExpiryInterval?: number;
+  /** QoS 1/2 publishes the broker accepts at once. @default {65535} */
+  receiveMaximum: number;
+  /** Highest QoS the broker supports. @default {2} */
+  maximumQoS: QoS;
+  /** Whether retained messages are supported. @default {true} */
+  retainAvailable: boolean;
+  /** Largest packet the broker accepts, if it set one. */
+  maximumPacketSize?: number;
+  /** Highest topic alias the broker accepts from us. @default {0} */
+  topicAliasMaximum: number;
+  /** Whether wildcard subscriptions are supported. @default {true} */
+  wildcardSubscriptionAvailable: boolean;
+  /** Whether subscription identifiers are supported. @default {true} */
+  subscriptionIdentifiersAvailable: boolean;
+  /** Whether shared subscriptions are supported. @default {true} */
+  sharedSubscriptionAvailable: boolean;
+  /** Response Information, if requested and given. */
+  responseInformation?: string;
+  /** Another server to use. */
+  serverReference?: string;
+  /** Human-readable diagnostic. */
+  reasonString?: string;
+  /** User properties. */
+  userProperties: UserProperty[];
+}
+
+/**
+ * Options of `disconnect()`: the DISCONNECT the client sends.
+ *
+ * @example
+ * ```ts
+ * import type { DisconnectOptions } from "@mqttv5/client";
+ * // Reason 0x04: the broker publishes the will anyway.
+ * const withWill: DisconnectOptions = { reasonCode: 0x04, reasonString: "maintenance" };
+ * ```
+ */
+export interface DisconnectOptions {
+  /** Disconnect reason code. @default {0} */
+  reasonCode?: number;
+  /** Human-readable reason. */
+  reasonString?: string;
+  /** Overrides the Session Expiry Interval (not allowed when CONNECT sent 0). */
+  sessionExpirySeconds?: number;
+  /** User properties. */
+  userProperties?: UserProperty[];
+}
+
+/**
+ * A message to publish.
+ *
+ * @example
+ * ```ts
+ * import type { PublishOptions } from "@mqttv5/client";
+ * const m: PublishOptions = { topic: "events/a", payload: "hello", qos: 1 };
+ * ```
+ */
+export interface PublishOptions {
+  /** Topic name (no wildcards). */
+  topic: string;
+  /** Payload; a string is encoded as UTF-8. @default {empty} */
+  payload?: Uint8Array | string;
+  /** QoS. @default {0} */
+  qos?: QoS;
+  /** Retain flag. @default {false} */
+  retain?: boolean;
+  /** PUBLISH properties (`subscriptionIdentifiers` is inbound only). */
+  properties?: PublishProperties;
+}
+
+/**
+ * The outcome of a publish: the broker's reason code (0 for QoS 0) and ack
+ * properties.
+ *
+ * @example
+ * ```ts
+ * import type { PublishResult } from "@mqttv5/client";
+ * const noSubscribers = (r: PublishResult) => r.reasonCode === 0x10;
+ * ```
+ */
+export interface PublishResult {
+  /** PUBACK / PUBREC reason code; 0 at QoS 0. */
+  reasonCode: number;
+  /** Ack properties, when the broker sent any. */
+  properties?: AckProperties;
+}
+
+/**
+ * One topic filter with its subscription options.
+ *
+ * @example
+ * ```ts
+ * import type { TopicFilter } from "@mqttv5/client";
+ * const f: TopicFilter = { topic: "events/#", qos: 1, noLocal: true };
+ * ```
+ */
+export interface TopicFilter {
+  /** Topic filter; wildcards and `$share/{group}/{filter}` allowed. */
+  topic: string;
+  /** Maximum QoS. @default {0} */
+  qos?: QoS;
+  /** Do not receive our own publishes. @default {false} */
+  noLocal?: boolean;
+  /** Keep the RETAIN flag as published. @default {false} */
+  retainAsPublished?: boolean;
+  /** 0: retained at subscribe, 1: only for a new subscription, 2: never. @default {0} */
+  retainHandling?: 0 | 1 | 2;
+}
+
+/** A topic filter, or a string meaning `{ topic, qos: 0 }`. */
+export type TopicFilterInput = string | TopicFilter;
+
+/**
+ * Client counters returned by `stats()`. All zero unless the client was
+ * created with `stats: true`.
+ *
+ * @example
+ * ```ts
+ * import type { Stats } from "@mqttv5/client";
+ * const lossy = (s: Stats) => s.inboundDropped > 0;
+ * ```
+ */
+export interface Stats {
+  /** Successful CONNECT/CONNACK handshakes. */
+  connects: number;
+  /** Connection attempts that failed. */
+  connectFailures: number;
+  /** Connection losses, any cause. */
+  disconnects: number;
+  /** DISCONNECT packets received from the broker. */
+  serverDisconnects: number;
+  /** Keep-alive timeouts. */
+  pingTimeouts: number;
+  /** Publishes handed to the writer. */
+  publishesSent: number;
+  /** QoS 1/2 publishes the broker acknowledged. */
+  publishesAcked: number;
+  /** QoS 1/2 publishes awaiting their ack (gauge). */
+  publishesInflight: number;
+  /** QoS 1/2 publishes re-sent after a reconnect. */
+  publishesReplayed: number;
+  /** PUBLISH packets received. */
+  inboundPublishes: number;
+  /** Inbound messages dropped by a full subscription buffer. */
+  inboundDropped: number;
+  /** SUBSCRIBE packets sent. */
+  subscribesSent: number;
+  /** UNSUBSCRIBE packets sent. */
+  unsubscribesSent: number;
+  /** Registered subscriptions (gauge). */
+  subscriptionsActive: number;
+  /** Publishes that fell back from the publisher pool to the main connection. */
+  poolFallbacks: number;
+}

@@ -1,0 +1,238 @@
+/**
+ * The outbound half of a connection. Packets are encoded straight into a
+ * scratch buffer; everything queued during one turn of the event loop goes out
+ * as one socket write, with at most one write in flight (packets queued while
+ * it is in flight form the next write). No promise or closure is made per
+ * packet: waiting for a flush shares one promise per batch.
+ *
+ * @module
+ */
+
+import { encodePacket, encodePacketInto } from "../wire/encode.ts";
+import type { Packet } from "../wire/types.ts";
+import type { Connection } from "../transport/types.ts";
+
+const SCRATCH = 64 * 1024;
+
+interface Waiter {
+  /** Resolve once this many packets have been written. */
+  upTo: number;
+  promise: Promise<void>;
+  resolve: () => void;
+  reject: (e: Error) => void;
+}
+
+function waiter(upTo: number): Waiter {
+  let resolve!: () => void;
+  let reject!: (e: Error) => void;
+  const promise = new Promise<void>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  promise.catch(() => {}); // a waiter nobody awaited must not surface as unhandled
+  return { upTo, promise, resolve, reject };
+}
+
+/** Coalescing writer over one {@linkcode Connection}. */
+export class Writer {
+  #conn: Connection;
+  #batchLimit: number;
+  #queueSize: number;
+  #onError: (err: Error) => void;
+
+  #buf: Uint8Array = new Uint8Array(SCRATCH);
+  #spare: Uint8Array | null = new Uint8Array(SCRATCH);
+  #used = 0;
+  #bufPackets = 0;
+  /** Sealed chunks (full buffers, large packets) waiting in order, before #buf. */
+  #sealed: Uint8Array[] = [];
+  #sealedCounts: number[] = [];
+  #sealedHead = 0;
+
+  #queued = 0; // packets not yet handed to conn.write
+  #appended = 0; // packets ever queued
+  #written = 0; // packets whose write completed
+  #flushing = false;
+  #scheduled = false;
+  #error: Error | null = null;
+  #flushWaiters: Waiter[] = [];
+  #spaceWaiters: Waiter[] = [];
+  #onWrite: (() => void) | undefined;
+
+  constructor(
+    conn: Connection,
+    options: { batch: number; queueSize: number; onWrite?: () => void },
+    onError: (err: Error) => void,
+  ) {
+    this.#conn = conn;
+    this.#batchLimit = options.batch > 0 ? options.batch : Infinity;
+    this.#queueSize = options.queueSize;
+    this.#onError = onError;
+    this.#onWrite = options.onWrite;
+  }
+
+  /** Packets queued and not yet handed to the socket. */
+  get queued(): number {
+    return this.#queued;
+  }
+
+  /** Whether the queue holds `writeQueueSize` packets or more. */
+  get full(): boolean {
+    return this.#queued >= this.#queueSize;
+  }
+
+  /** The error that broke the writer, if any. */
+  get error(): Error | null {
+    return this.#error;
+  }
+
+  /**
+   * Encodes and queues a packet (validation errors throw before anything is
+   * queued).
+   */
+  send(packet: Packet): void {
+    if (this.#error !== null) return;
+    let n = encodePacketInto(packet, this.#buf, this.#used);
+    if (n < 0 || this.#bufPackets >= this.#batchLimit) {
+      this.#seal();
+      if (-n > SCRATCH) {
+        this.#sealed.push(encodePacket(packet));
+        this.#sealedCounts.push(1);
+        this.#count();
+        return;
+      }
+      n = encodePacketInto(packet, this.#buf, 0);
+    }
+    this.#used += n;
+    this.#bufPackets++;
+    this.#count();
+  }
+
+  /** Queues pre-encoded bytes (a constant packet). */
+  sendBytes(bytes: Uint8Array): void {
+    if (this.#error !== null) return;
+    if (this.#used + bytes.length > SCRATCH || this.#bufPackets >= this.#batchLimit) this.#seal();
+    this.#buf.set(bytes, this.#used);
+    this.#used += bytes.length;
+    this.#bufPackets++;
+    this.#count();
+  }
+
+  /** Resolves when every packet queued so far has been written. */
+  flushed(): Promise<void> {
+    if (this.#error !== null) return Promise.reject(this.#error);
+    if (this.#written === this.#appended) return Promise.resolve();
+    const ws = this.#flushWaiters;
+    const last = ws[ws.length - 1];
+    if (last !== undefined && last.upTo === this.#appended) return last.promise;
+    const w = waiter(this.#appended);
+    ws.push(w);
+    return w.promise;
+  }
+
+  /** Resolves when the queue has room again. */
+  space(): Promise<void> {
+    if (this.#error !== null) return Promise.reject(this.#error);
+    if (!this.full) return Promise.resolve();
+    const ws = this.#spaceWaiters;
+    if (ws.length > 0) return ws[0].promise;
+    const w = waiter(0);
+    ws.push(w);
+    return w.promise;
+  }
+
+  /** Fails every waiter; later sends are ignored. */
+  fail(err: Error): void {
+    if (this.#error !== null) return;
+    this.#error = err;
+    for (const w of this.#flushWaiters) w.reject(err);
+    for (const w of this.#spaceWaiters) w.reject(err);
+    this.#flushWaiters = [];
+    this.#spaceWaiters = [];
+  }
+
+  #count(): void {
+    this.#queued++;
+    this.#appended++;
+    if (!this.#scheduled && !this.#flushing) {
+      this.#scheduled = true;
+      queueMicrotask(this.#flush);
+    }
+  }
+
+  #seal(): void {
+    if (this.#used === 0) return;
+    this.#sealed.push(this.#buf.subarray(0, this.#used));
+    this.#sealedCounts.push(this.#bufPackets);
+    // The sealed buffer now belongs to the queue; take the spare or a new one.
+    this.#buf = this.#spare ?? new Uint8Array(SCRATCH);
+    this.#spare = null;
+    this.#used = 0;
+    this.#bufPackets = 0;
+  }
+
+  #flush = async (): Promise<void> => {
+    this.#scheduled = false;
+    if (this.#flushing) return;
+    this.#flushing = true;
+    try {
+      while (this.#error === null) {
+        let chunk: Uint8Array;
+        let count: number;
+        let recycle: Uint8Array | null = null;
+        if (this.#sealedHead < this.#sealed.length) {
+          chunk = this.#sealed[this.#sealedHead];
+          count = this.#sealedCounts[this.#sealedHead];
+          this.#sealed[this.#sealedHead] = undefined as never;
+          this.#sealedHead++;
+          if (this.#sealedHead === this.#sealed.length) {
+            this.#sealed.length = 0;
+            this.#sealedCounts.length = 0;
+            this.#sealedHead = 0;
+          }
+          if (chunk.byteLength <= SCRATCH && chunk.buffer.byteLength === SCRATCH) {
+            recycle = new Uint8Array(chunk.buffer);
+          }
+        } else if (this.#used > 0) {
+          chunk = this.#buf.subarray(0, this.#used);
+          count = this.#bufPackets;
+          recycle = this.#buf;
+          this.#buf = this.#spare ?? new Uint8Array(SCRATCH);
+          this.#spare = null;
+          this.#used = 0;
+          this.#bufPackets = 0;
+        } else {
+          break;
+        }
+        this.#queued -= count;
+        this.#wakeSpace();
+        await this.#conn.write(chunk);
+        if (recycle !== null && this.#spare === null) this.#spare = recycle;
+        this.#written += count;
+        this.#onWrite?.();
+        this.#wakeFlush();
+      }
+    } catch (err) {
+      const e = err instanceof Error ? err : new Error(String(err));
+      this.fail(e);
+      this.#onError(e);
+    } finally {
+      this.#flushing = false;
+    }
+  };
+
+  #wakeFlush(): void {
+    const ws = this.#flushWaiters;
+    let i = 0;
+    while (i < ws.length && ws[i].upTo <= this.#written) ws[i++].resolve();
+    if (i > 0) ws.splice(0, i);
+  }
+
+  #wakeSpace(): void {
+    if (this.#spaceWaiters.length > 0 && !this.full) {
+      const ws = this.#spaceWaiters;
+      this.#spaceWaiters = [];
+      for (const w of ws) w.resolve();
+    }
+  }
+}

@@ -1,0 +1,159 @@
+/**
+ * The {@linkcode SessionStore} contract: where a client keeps the state of its
+ * QoS 1/2 exchanges so they survive a reconnect (memory) or a crash (file).
+ *
+ * The client writes ahead: an outbound QoS 1/2 PUBLISH is stored before it is
+ * written to the socket; a PUBREC moves the record on before PUBREL is
+ * written; an inbound QoS 2 PUBLISH is recorded before PUBREC is written. A
+ * store method that returns a promise is awaited before the packet goes out;
+ * a rejected promise stops the connection as a crash would.
+ *
+ * @module
+ */
+
+import type { PublishPacket } from "../wire/types.ts";
+
+/** One outbound QoS 1/2 flow as a store keeps it. */
+export interface StoredOutbound {
+  /** The packet identifier of the flow. */
+  packetId: number;
+  /** `"publish"`: awaiting PUBACK / PUBREC; `"pubrel"`: PUBREL sent, awaiting PUBCOMP. */
+  stage: "publish" | "pubrel";
+  /** The PUBLISH (its payload may be empty once the flow is at `"pubrel"`). */
+  packet: PublishPacket;
+}
+
+/** Everything a store holds, as {@linkcode SessionStore.load} returns it. */
+export interface StoredSession {
+  /** Outbound flows in the order they were first stored. */
+  outbound: StoredOutbound[];
+  /** Inbound QoS 2 packet identifiers answered (or about to be answered) with PUBREC. */
+  inbound: number[];
+}
+
+/**
+ * Persistence for in-flight QoS 1/2 state. Every method may return a promise;
+ * concurrent calls are allowed and must be applied in call order.
+ *
+ * @example A store that logs and delegates
+ * ```ts
+ * import { MemorySessionStore, type SessionStore } from "@mqttv5/client";
+ *
+ * const inner = new MemorySessionStore();
+ * const store: SessionStore = {
+ *   load: () => inner.load(),
+ *   putOutbound: (packetId, packet) => {
+ *     console.log("store", packetId);
+ *     return inner.putOutbound(packetId, packet);
+ *   },
+ *   releaseOutbound: (packetId) => inner.releaseOutbound(packetId),
+ *   deleteOutbound: (packetId) => inner.deleteOutbound(packetId),
+ *   putInbound: (packetId) => inner.putInbound(packetId),
+ *   deleteInbound: (packetId) => inner.deleteInbound(packetId),
+ *   clearInbound: () => inner.clearInbound(),
+ *   close: () => inner.close(),
+ * };
+ * ```
+ */
+export interface SessionStore {
+  /** Reads the stored session (at `connect()`, before the first CONNECT). */
+  load(): StoredSession | Promise<StoredSession>;
+  /** Records an outbound QoS 1/2 PUBLISH before it is first written. */
+  putOutbound(packetId: number, packet: PublishPacket): void | Promise<void>;
+  /** Moves a flow to the PUBREL stage (PUBREC received) before PUBREL is written. */
+  releaseOutbound(packetId: number): void | Promise<void>;
+  /** Forgets a finished flow (PUBACK, PUBCOMP, or a refusal). */
+  deleteOutbound(packetId: number): void | Promise<void>;
+  /** Records an inbound QoS 2 packet identifier before PUBREC is written. */
+  putInbound(packetId: number): void | Promise<void>;
+  /** Forgets an inbound QoS 2 identifier once PUBCOMP answered its PUBREL. */
+  deleteInbound(packetId: number): void | Promise<void>;
+  /** Forgets every inbound identifier (the broker lost the session). */
+  clearInbound(): void | Promise<void>;
+  /** Releases resources (files, locks). */
+  close(): void | Promise<void>;
+}
+
+/**
+ * The default store: in memory, synchronous, lost with the process. It keeps
+ * the session across reconnects, not across restarts; use `FileSessionStore`
+ * (`@mqttv5/client/store/file`) for crash safety.
+ *
+ * @example
+ * ```ts
+ * import { MemorySessionStore } from "@mqttv5/client";
+ *
+ * const store = new MemorySessionStore();
+ * store.putInbound(7);
+ * console.log(store.load().inbound); // [7]
+ * ```
+ */
+export class MemorySessionStore implements SessionStore {
+  #outbound = new Map<number, StoredOutbound>();
+  #inbound = new Set<number>();
+
+  /**
+   * A copy of what the store holds.
+   *
+   * @returns Outbound flows in insertion order and inbound identifiers.
+   */
+  load(): StoredSession {
+    return { outbound: [...this.#outbound.values()], inbound: [...this.#inbound] };
+  }
+
+  /**
+   * Records an outbound flow.
+   *
+   * @param packetId The packet identifier.
+   * @param packet The PUBLISH.
+   */
+  putOutbound(packetId: number, packet: PublishPacket): void {
+    this.#outbound.delete(packetId);
+    this.#outbound.set(packetId, { packetId, stage: "publish", packet });
+  }
+
+  /**
+   * Moves a flow to the PUBREL stage.
+   *
+   * @param packetId The packet identifier.
+   */
+  releaseOutbound(packetId: number): void {
+    const r = this.#outbound.get(packetId);
+    if (r !== undefined) r.stage = "pubrel";
+  }
+
+  /**
+   * Forgets a flow.
+   *
+   * @param packetId The packet identifier.
+   */
+  deleteOutbound(packetId: number): void {
+    this.#outbound.delete(packetId);
+  }
+
+  /**
+   * Records an inbound QoS 2 identifier.
+   *
+   * @param packetId The packet identifier.
+   */
+  putInbound(packetId: number): void {
+    this.#inbound.add(packetId);
+  }
+
+  /**
+   * Forgets an inbound QoS 2 identifier.
+   *
+   * @param packetId The packet identifier.
+   */
+  deleteInbound(packetId: number): void {
+    this.#inbound.delete(packetId);
+  }
+
+  /** Forgets every inbound identifier. */
+  clearInbound(): void {
+    this.#inbound.clear();
+  }
+
+  /** Nothing to release. */
+  close(): void {}
+}
