@@ -398,6 +398,7 @@ export class Client implements AsyncDisposable {
   async #loadStore(): Promise<void> {
     const store = this.#store;
     if (store === undefined || this.#storeState === "loaded") return;
+    if (this.#storeState === "failed") await store.recover?.();
     const saved = await store.load();
     if (this.#storeState === "unloaded") {
       for (const r of saved.outbound) {

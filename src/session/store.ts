@@ -70,8 +70,14 @@ export interface SessionStore {
   deleteInbound(packetId: number): void | Promise<void>;
   /** Forgets every inbound identifier (the broker lost the session). */
   clearInbound(): void | Promise<void>;
-  /** Releases resources (files, locks). */
+  /** Releases resources (files, locks). The client never calls it: whoever opened the store closes it. */
   close(): void | Promise<void>;
+  /**
+   * Optional: makes the store usable again after a failed write (a file store
+   * re-reads its log). The client calls it before the next connect after a
+   * store failure, then `load()`.
+   */
+  recover?(): Promise<void>;
 }
 
 /**

@@ -428,6 +428,7 @@ export class FileSessionStore implements SessionStore, AsyncDisposable {
   #inflight: Batch | undefined;
   #draining: Promise<void> | undefined;
   #failed: MqttError | undefined;
+  #reloading: Promise<void> | undefined;
   #closed = false;
   #closing: Promise<void> | undefined;
   #forceCompact = false;
@@ -598,12 +599,74 @@ export class FileSessionStore implements SessionStore, AsyncDisposable {
    * Packets are decoded afresh from the stored records on every call (their
    * payloads are copies): changing one changes neither the store nor a later
    * `load()`.
-   * @throws {MqttError} With code `"store-failed"` after a failed write, or
-   * `"closed"` after {@linkcode FileSessionStore.close}.
+   * @throws {MqttError} With code `"store-failed"` after a failed write (until
+   * {@linkcode FileSessionStore.recover}), or `"closed"` after
+   * {@linkcode FileSessionStore.close}.
    */
   load(): StoredSession {
     const bad = this.#unusable();
     if (bad !== undefined) throw bad;
+    return this.#snapshot();
+  }
+
+  /**
+   * After a failed write, reloads the store from disk (what reached it, a torn
+   * tail cut off) so it accepts changes again. A client calls this before its
+   * next connect; a healthy store is left alone.
+   *
+   * @returns Resolves once the store is usable.
+   * @throws {MqttError} (as a rejection) `"store-failed"` when the disk still
+   * fails, `"closed"` after close.
+   *
+   * @example
+   * ```ts
+   * import { FileSessionStore } from "@mqttv5/client/store/file";
+   *
+   * const dir = await Deno.makeTempDir();
+   * await using store = await FileSessionStore.open(dir);
+   * await store.recover(); // nothing to do: the store is healthy
+   * ```
+   */
+  recover(): Promise<void> {
+    if (this.#closed) return Promise.reject(this.#unusable());
+    if (this.#failed === undefined) return Promise.resolve();
+    return this.#reload();
+  }
+
+  /** Re-reads the log after a failed write; the store is usable again after it. */
+  #reload(): Promise<void> {
+    this.#reloading ??= (async () => {
+      while (this.#draining !== undefined) await this.#draining.catch(() => {});
+      if (this.#log !== undefined) {
+        const log = this.#log;
+        this.#log = undefined;
+        await this.#fs.close(log).catch(() => {});
+      }
+      try {
+        const bytes = await this.#fs.readFile(this.#logPath);
+        const state = bytes === undefined ? undefined : replay(bytes, this.#dir);
+        this.#outbound = state?.outbound ?? new Map();
+        this.#inbound = state?.inbound ?? new Set();
+        this.#pubrel = 0;
+        this.#outboundBytes = 0;
+        for (const flow of this.#outbound.values()) {
+          this.#outboundBytes += flow.frame.length;
+          if (flow.stage === "pubrel") this.#pubrel++;
+        }
+        this.#pending = undefined;
+        this.#failed = undefined;
+        await this.#compact(); // a clean log without the torn tail, opened for append
+      } catch (err) {
+        this.#fail(err);
+        throw this.#failed;
+      } finally {
+        this.#reloading = undefined;
+      }
+    })();
+    return this.#reloading;
+  }
+
+  #snapshot(): StoredSession {
     const decoder = new PacketDecoder();
     const outbound: StoredOutbound[] = [];
     for (const [packetId, flow] of this.#outbound) {
@@ -939,7 +1002,7 @@ export class FileSessionStore implements SessionStore, AsyncDisposable {
     this.#failed ??= new MqttError(
       "store-failed",
       `Writing the session store in ${this.#dir} failed (${message(err)}); ` +
-        "it refuses every change until it is closed and opened again",
+        "it refuses every change until recover() reloads it (or it is reopened)",
       { cause: err },
     );
   }

@@ -521,7 +521,11 @@ add(
     // QoS 0 does not wait behind the QoS 1 window, so it goes first; since alias 1 is
     // not yet set on the wire, it must carry the topic (never alias-only before that).
     assert.equal(withAlias.length, 2);
-    assert.notEqual(withAlias[0].topic, "", "alias 1 must be set on the wire before it is used alone");
+    assert.notEqual(
+      withAlias[0].topic,
+      "",
+      "alias 1 must be set on the wire before it is used alone",
+    );
     assert.deepEqual(
       withAlias.map((p) => [p.topic, text(p)]).sort(),
       [["t/x", "q0-alias"], ["t/x", "q1-alias"]],
