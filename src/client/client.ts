@@ -723,7 +723,9 @@ export class Client implements AsyncDisposable {
       }
       const auth = this.#options.authenticator;
       const finalData = connackPacket.properties?.authenticationData;
-      if (auth !== undefined && finalData !== undefined) {
+      // The authenticator always sees the end of the exchange (data or none), so a
+      // SCRAM client can insist on the server's signature.
+      if (auth !== undefined) {
         // The broker's last word (a SCRAM server signature, say): the authenticator may reject it.
         try {
           await auth.continue(finalData);
@@ -1168,7 +1170,7 @@ export class Client implements AsyncDisposable {
     if (rc === 0x00 && during === "reauth") {
       const pending = link.reauth!;
       link.reauth = undefined;
-      Promise.resolve().then(() => data === undefined ? undefined : auth.continue(data)).then(
+      Promise.resolve().then(() => auth.continue(data)).then(
         () => pending.resolve(),
         (cause) => {
           const err = new MqttError(

@@ -71,9 +71,10 @@ export interface Authenticator {
   /** The initial Authentication Data (CONNECT, or AUTH 0x19 when re-authenticating). */
   begin(): Uint8Array | undefined | Promise<Uint8Array | undefined>;
   /**
-   * The response to the broker's Authentication Data (from AUTH 0x18, or the
-   * final data in CONNACK / AUTH 0x00, where the response is ignored). Throw to
-   * abort the exchange.
+   * The response to the broker's Authentication Data from AUTH 0x18. Also
+   * called once at the end of each exchange with the final data of CONNACK /
+   * AUTH 0x00 (`undefined` when there is none; the response is ignored), so an
+   * authenticator can insist on verifying the server. Throw to abort.
    */
   continue(data: Uint8Array | undefined): Uint8Array | undefined | Promise<Uint8Array | undefined>;
 }

@@ -180,6 +180,8 @@ const VALID: ReadonlyArray<ReadonlySet<number> | undefined> = (() => {
     R.TopicFilterInvalid,
     R.PacketIdentifierInUse,
   ]);
+  // Table 2-6 lists 0x8C (Bad authentication method) for DISCONNECT, which a broker
+  // sends when a re-authentication names another method; Table 3-10 omits it.
   t[PacketType.Disconnect] = new Set([
     R.NormalDisconnection,
     R.DisconnectWithWillMessage,
@@ -188,6 +190,7 @@ const VALID: ReadonlyArray<ReadonlySet<number> | undefined> = (() => {
     R.ProtocolError,
     R.ImplementationSpecificError,
     R.NotAuthorized,
+    R.BadAuthenticationMethod,
     R.ServerBusy,
     R.ServerShuttingDown,
     R.KeepAliveTimeout,
