@@ -42,6 +42,8 @@
 export { Client, SubscribeError } from "./src/client/client.ts";
 export { Message } from "./src/client/message.ts";
 export { Queue } from "./src/client/queue.ts";
+export { StatusStream } from "./src/client/status.ts";
+export type { StatusEvent } from "./src/client/status.ts";
 export { SubscriptionToken } from "./src/client/subscription.ts";
 export type {
   QueueSubscription,
@@ -79,6 +81,7 @@ export type {
   AckProperties,
   DisconnectPacket,
   DisconnectProperties,
+  PublishPacket,
   PublishProperties,
   QoS,
   UserProperty,

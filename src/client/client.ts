@@ -56,6 +56,7 @@ import type {
   TopicFilterInput,
 } from "./types.ts";
 import { Writer } from "./writer.ts";
+import { type StatusEvent, StatusStream } from "./status.ts";
 
 /**
  * A SUBSCRIBE that the broker refused in part. The granted filters stay
@@ -302,6 +303,34 @@ export class Client implements AsyncDisposable {
   };
 
   #stats: Stats | null;
+  #statusStreams = new Set<StatusStream>();
+
+  #emit(e: StatusEvent): void {
+    for (const s of this.#statusStreams) s.push(e);
+  }
+
+  /**
+   * A fresh stream of lifecycle events (connected, disconnected, reconnecting,
+   * server-disconnect, reauthenticated, dropped, closed), from now on. Many
+   * readers may listen; each has its own bounded buffer (256 events, oldest
+   * dropped and counted), so a slow reader never blocks the client. The stream
+   * ends after `closed`; leaving the loop early stops it.
+   *
+   * @returns The stream.
+   *
+   * @example
+   * ```ts ignore
+   * for await (const e of client.status()) {
+   *   if (e.type === "reconnecting") console.log(`retry ${e.attempt} in ${e.delayMs} ms`);
+   * }
+   * ```
+   */
+  status(): StatusStream {
+    const stream = new StatusStream((s) => this.#statusStreams.delete(s));
+    if (this.#state === CLOSED) stream.push({ type: "closed" });
+    else this.#statusStreams.add(stream);
+    return stream;
+  }
   /** Unclaimed messages of a resumed session, held until PARK_MS after CONNACK. */
   #parked: Message[] = [];
   #parkUntil = 0;
@@ -605,6 +634,9 @@ export class Client implements AsyncDisposable {
     this.#requests.clear();
     for (const { target } of this.#targets.values()) target.end();
     this.#targets.clear();
+    if (link !== null && link.connack !== null) this.#emit({ type: "disconnected" });
+    this.#emit({ type: "closed" });
+    this.#statusStreams.clear();
     this.#filters.clear();
     this.#trie.clear();
     this.#matchCache.clear();
@@ -865,6 +897,7 @@ export class Client implements AsyncDisposable {
       this.#replay.push(e);
     }
     this.#pump();
+    this.#emit({ type: "connected", connack: info });
     this.#log?.info("mqtt connected", {
       url: redact(link.url.href),
       sessionPresent: info.sessionPresent,
@@ -942,6 +975,24 @@ export class Client implements AsyncDisposable {
       error: err.message,
       reasonCode: (err as MqttError).reasonCode,
     });
+    if (this.#statusStreams.size > 0) {
+      if (serverDisconnect !== undefined) {
+        const pr = serverDisconnect.properties;
+        const ev: StatusEvent = {
+          type: "server-disconnect",
+          reasonCode: serverDisconnect.reasonCode ?? 0,
+        };
+        if (pr?.reasonString !== undefined) ev.reasonString = pr.reasonString;
+        if (pr?.serverReference !== undefined) ev.serverReference = pr.serverReference;
+        this.#emit(ev);
+      }
+      const rc = (err as MqttError).reasonCode;
+      this.#emit(
+        rc === undefined
+          ? { type: "disconnected", error: err }
+          : { type: "disconnected", error: err, reasonCode: rc },
+      );
+    }
     if (this.#state === CLOSED) return;
     this.#state = RECONNECTING;
     // A connection that dies sooner than the delay before it does not reset the backoff.
@@ -981,6 +1032,16 @@ export class Client implements AsyncDisposable {
           delay = 1000;
         }
         this.#lastDelay = delay;
+        const listed = this.#o.brokers;
+        if (this.#statusStreams.size > 0) {
+          const next = listed[(this.#brokerIndex + 1) % listed.length];
+          this.#emit({
+            type: "reconnecting",
+            attempt: this.#retry + 1,
+            delayMs: delay,
+            url: redact(next.href),
+          });
+        }
         await this.#sleep(delay);
         if (this.#state !== RECONNECTING) break;
         this.#retry++;
@@ -1171,7 +1232,10 @@ export class Client implements AsyncDisposable {
       const pending = link.reauth!;
       link.reauth = undefined;
       Promise.resolve().then(() => auth.continue(data)).then(
-        () => pending.resolve(),
+        () => {
+          pending.resolve();
+          this.#emit({ type: "reauthenticated" });
+        },
         (cause) => {
           const err = new MqttError(
             "auth-failed",
@@ -2172,9 +2236,17 @@ export class Client implements AsyncDisposable {
     policy: "drop-newest" | "drop-oldest",
     options: SubscribeOptions,
   ): QueueTarget {
-    return new QueueTarget(token, limit, policy, options, (t, o) => this.unsubscribe(t, o), () => {
-      if (this.#stats !== null) this.#stats.inboundDropped++;
-    });
+    return new QueueTarget(
+      token,
+      limit,
+      policy,
+      options,
+      (t, o) => this.unsubscribe(t, o),
+      (t, count) => {
+        if (this.#stats !== null) this.#stats.inboundDropped++;
+        if (this.#statusStreams.size > 0) this.#emit({ type: "dropped", token: t, count });
+      },
+    );
   }
 
   /**

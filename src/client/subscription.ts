@@ -135,7 +135,8 @@ export class QueueTarget implements Target, QueueSubscription {
   #onDrop: ((m: Message) => void) | undefined;
   #autoAck: boolean;
   #unsubscribe: (t: SubscriptionToken, o?: { signal?: AbortSignal }) => Promise<void>;
-  #countDrop: (t: SubscriptionToken) => void;
+  #countDrop: (t: SubscriptionToken, count: number) => void;
+  #drops = 0;
 
   constructor(
     token: SubscriptionToken,
@@ -143,7 +144,7 @@ export class QueueTarget implements Target, QueueSubscription {
     policy: DropPolicy,
     options: SubscribeOptions,
     unsubscribe: (t: SubscriptionToken, o?: { signal?: AbortSignal }) => Promise<void>,
-    countDrop: (t: SubscriptionToken) => void,
+    countDrop: (t: SubscriptionToken, count: number) => void,
   ) {
     this.token = token;
     this.#limit = limit;
@@ -181,7 +182,7 @@ export class QueueTarget implements Target, QueueSubscription {
 
   #dropped(m: Message): void {
     m.ack(); // so the broker stops retrying
-    this.#countDrop(this.token);
+    this.#countDrop(this.token, ++this.#drops);
     if (this.#onDrop !== undefined) {
       try {
         this.#onDrop(m);

@@ -1601,3 +1601,89 @@ add("Client constructor throws RangeError for options out of range", () => {
   );
   return Promise.resolve();
 });
+
+// --- status() ----------------------------------------------------------------
+
+add(
+  "Client.status() reports connected, server-disconnect, disconnected, reconnecting, dropped and closed",
+  async () => {
+    await using t = await start();
+    const events: string[] = [];
+    const stream = t.client.status();
+    const reading = (async () => {
+      for await (const e of stream) {
+        if (e.type === "reconnecting") {
+          events.push(`reconnecting ${e.attempt} ${e.url}`);
+        } else if (e.type === "server-disconnect") {
+          events.push(`server-disconnect 0x${e.reasonCode.toString(16)} ${e.reasonString}`);
+        } else if (e.type === "disconnected") {
+          events.push(`disconnected ${e.reasonCode ?? "-"}`);
+        } else if (e.type === "dropped") {
+          events.push(`dropped ${e.count}`);
+        } else {
+          events.push(e.type);
+        }
+      }
+    })();
+    t.conn.send({
+      type: PacketType.Disconnect,
+      reasonCode: 0x8b,
+      properties: { reasonString: "maintenance" },
+    });
+    const second = await t.broker.nextConnection();
+    await waitUntil(() => t.client.connected, 2000, "reconnected");
+    // A subscription with a buffer of 1 drops the second message.
+    t.broker.options.autoAckSubscribe = true;
+    const sub = await t.client.subscribe(["s/#"], { buffer: 1 });
+    for (let i = 0; i < 2; i++) {
+      second.send({
+        type: PacketType.Publish,
+        topic: "s/x",
+        payload: encoder.encode(`${i}`),
+        qos: 0,
+        retain: false,
+        dup: false,
+      });
+    }
+    await waitUntil(() => events.includes("dropped 1"), 2000, "dropped event");
+    await sub.unsubscribe({ signal: AbortSignal.timeout(1000) }).catch(() => {});
+    await t.client.disconnect();
+    await within(reading, 2000, "the stream ends after closed");
+    assert.deepEqual(events, [
+      "server-disconnect 0x8b maintenance",
+      "disconnected 139",
+      "reconnecting 1 mqtt://fake:1883",
+      "connected",
+      "dropped 1",
+      "disconnected -",
+      "closed",
+    ]);
+  },
+);
+
+add("Client.status() bounds a slow reader: the oldest events are dropped and counted", async () => {
+  await using t = await start();
+  const stream = t.client.status();
+  // 300 drops produce 300 "dropped" events while nobody reads: 256 are kept.
+  t.broker.options.autoAckSubscribe = true;
+  const sub = await t.client.subscribe(["s/#"], { buffer: 1 });
+  for (let i = 0; i < 301; i++) {
+    t.conn.send({
+      type: PacketType.Publish,
+      topic: "s/x",
+      payload: encoder.encode(`${i}`),
+      qos: 0,
+      retain: false,
+      dup: false,
+    });
+  }
+  await waitUntil(() => stream.dropped >= 44, 2000, "the stream dropped its oldest events");
+  assert.equal(stream.dropped, 44);
+  const it = stream[Symbol.asyncIterator]();
+  const first = await it.next();
+  assert.equal(first.value?.type, "dropped");
+  // The oldest kept is drop number 45: numbers 1..44 were dropped from the stream.
+  assert.equal(first.value?.type === "dropped" && first.value.count, 45);
+  await it.return?.();
+  await sub.unsubscribe({ signal: AbortSignal.timeout(1000) }).catch(() => {});
+});

@@ -1,0 +1,124 @@
+/**
+ * The client's lifecycle events ({@linkcode StatusEvent}) and the bounded
+ * per-reader stream that carries them.
+ *
+ * @module
+ */
+
+import type { SubscriptionToken } from "./subscription.ts";
+import type { ConnackInfo } from "./types.ts";
+
+/**
+ * A lifecycle event of a client, discriminated by `type`.
+ *
+ * @example Log reconnects
+ * ```ts
+ * import type { StatusEvent } from "@mqttv5/client";
+ *
+ * function describe(e: StatusEvent): string {
+ *   switch (e.type) {
+ *     case "reconnecting":
+ *       return `retry ${e.attempt} to ${e.url} in ${e.delayMs} ms`;
+ *     case "connected":
+ *       return `up (session present: ${e.connack.sessionPresent})`;
+ *     default:
+ *       return e.type;
+ *   }
+ * }
+ * ```
+ */
+export type StatusEvent =
+  | { type: "connected"; connack: ConnackInfo }
+  | { type: "disconnected"; error?: Error; reasonCode?: number }
+  | { type: "reconnecting"; attempt: number; delayMs: number; url: string }
+  | {
+    type: "server-disconnect";
+    reasonCode: number;
+    reasonString?: string;
+    serverReference?: string;
+  }
+  | { type: "reauthenticated" }
+  | { type: "dropped"; token: SubscriptionToken; count: number }
+  | { type: "closed" };
+
+/** Events a reader may fall behind by before the oldest are dropped. */
+const CAPACITY = 256;
+
+/**
+ * One reader's view of the status events: a bounded ring. A slow reader never
+ * blocks the client: when full, the oldest event is dropped and counted in
+ * {@linkcode StatusStream.dropped}. The stream ends after `closed`.
+ */
+export class StatusStream implements AsyncIterable<StatusEvent> {
+  #ring: (StatusEvent | undefined)[] = new Array(CAPACITY);
+  #head = 0;
+  #size = 0;
+  #ended = false;
+  #waiter: ((r: IteratorResult<StatusEvent>) => void) | undefined;
+  #detach: (s: StatusStream) => void;
+  #dropped = 0;
+
+  /** @internal Created by `Client.status()`. */
+  constructor(detach: (s: StatusStream) => void) {
+    this.#detach = detach;
+  }
+
+  /** Events dropped because this reader fell more than 256 events behind. */
+  get dropped(): number {
+    return this.#dropped;
+  }
+
+  /** @internal Adds an event (the client's side). */
+  push(e: StatusEvent): void {
+    if (this.#ended) return;
+    if (e.type === "closed") this.#ended = true;
+    const w = this.#waiter;
+    if (w !== undefined) {
+      this.#waiter = undefined;
+      w({ done: false, value: e });
+      return;
+    }
+    if (this.#size === CAPACITY) {
+      this.#head = (this.#head + 1) % CAPACITY; // drop the oldest
+      this.#size--;
+      this.#dropped++;
+    }
+    this.#ring[(this.#head + this.#size) % CAPACITY] = e;
+    this.#size++;
+  }
+
+  #next(): Promise<IteratorResult<StatusEvent>> {
+    if (this.#size > 0) {
+      const e = this.#ring[this.#head] as StatusEvent;
+      this.#ring[this.#head] = undefined;
+      this.#head = (this.#head + 1) % CAPACITY;
+      this.#size--;
+      return Promise.resolve({ done: false, value: e });
+    }
+    if (this.#ended) {
+      this.#detach(this);
+      return Promise.resolve({ done: true, value: undefined });
+    }
+    return new Promise((resolve) => this.#waiter = resolve);
+  }
+
+  /**
+   * Iterates events until `closed` (inclusive), or until the loop exits.
+   *
+   * @returns The iterator.
+   */
+  [Symbol.asyncIterator](): AsyncIterator<StatusEvent> {
+    return {
+      next: () => this.#next(),
+      return: () => {
+        this.#ended = true;
+        this.#size = 0;
+        this.#detach(this);
+        const w = this.#waiter;
+        this.#waiter = undefined;
+        w?.({ done: true, value: undefined });
+        return Promise.resolve({ done: true, value: undefined });
+      },
+    };
+  }
+}
