@@ -42,6 +42,7 @@
 export { Client, SubscribeError } from "./src/client/client.ts";
 export { Message } from "./src/client/message.ts";
 export { Queue } from "./src/client/queue.ts";
+export type { PoolRoutingPolicy, PublisherPoolOptions } from "./src/client/pool.ts";
 export { StatusStream } from "./src/client/status.ts";
 export type { StatusEvent } from "./src/client/status.ts";
 export { SubscriptionToken } from "./src/client/subscription.ts";

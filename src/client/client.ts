@@ -56,6 +56,7 @@ import type {
   TopicFilterInput,
 } from "./types.ts";
 import { Writer } from "./writer.ts";
+import { PublisherPool } from "./pool.ts";
 import { type StatusEvent, StatusStream } from "./status.ts";
 
 /**
@@ -303,6 +304,75 @@ export class Client implements AsyncDisposable {
   };
 
   #stats: Stats | null;
+  /** Publish-only member clients (publisherPool), created at the first connect. */
+  #pool: PublisherPool<Client> | undefined;
+  #poolRetry: Promise<void>[] = [];
+
+  /** Creates and connects the pool's members once the main connection is up. */
+  #startPool(): void {
+    const spec = this.#options.publisherPool;
+    if (spec === undefined || spec.size <= 1 || this.#pool !== undefined) return;
+    const parent = this.#clientId;
+    const idFor = spec.clientId ?? ((p: string, i: number) => `${p}-pub-${i}`);
+    const members: Client[] = [];
+    for (let i = 1; i <= spec.size; i++) {
+      members.push(
+        new Client({
+          ...this.#options,
+          clientId: idFor(parent, i),
+          // Publish-only: no session to resume, no will, no store, none of the parent's callbacks.
+          cleanStart: true,
+          cleanStartOnReconnect: true,
+          sessionExpirySeconds: 0,
+          will: undefined,
+          store: undefined,
+          publisherPool: undefined,
+          onConnectionUp: undefined,
+          onConnectionDown: undefined,
+          onServerDisconnect: undefined,
+          onReconnectAttempt: undefined,
+          onConnectError: undefined,
+        }),
+      );
+    }
+    this.#pool = new PublisherPool(members, spec.routing ?? "round-robin");
+    for (const m of members) this.#poolRetry.push(this.#connectMember(m));
+  }
+
+  /** Connects one member, retrying with the backoff until it is up or the client closes. */
+  async #connectMember(m: Client): Promise<void> {
+    for (let attempt = 0; this.#state !== CLOSED; attempt++) {
+      try {
+        await m.connect();
+        return;
+      } catch (err) {
+        if (this.#state === CLOSED) return;
+        this.#log?.warn("publisher pool member failed to connect", { error: toError(err).message });
+        let delay = 1000;
+        try {
+          delay = Math.max(0, Number(this.#backoff(attempt)) || 0);
+        } catch {
+          // keep 1000
+        }
+        await new Promise<void>((resolve) => {
+          const t = setTimeout(resolve, delay);
+          this.#poolTimers.add(t);
+          this.#poolWake.add(() => {
+            clearTimeout(t);
+            resolve();
+          });
+        });
+      }
+    }
+  }
+
+  #poolTimers = new Set<ReturnType<typeof setTimeout>>();
+  #poolWake = new Set<() => void>();
+
+  /** The pool's member clients (empty without `publisherPool`). */
+  get poolMembers(): readonly Client[] {
+    return this.#pool?.members ?? [];
+  }
   #statusStreams = new Set<StatusStream>();
 
   #emit(e: StatusEvent): void {
@@ -614,6 +684,14 @@ export class Client implements AsyncDisposable {
   async #close(packet: DisconnectPacket, signal: AbortSignal | undefined): Promise<void> {
     this.#state = CLOSED;
     this.#stopSleep();
+    for (const t of this.#poolTimers) clearTimeout(t);
+    for (const w of this.#poolWake) w();
+    this.#poolTimers.clear();
+    this.#poolWake.clear();
+    const pool = this.#pool;
+    const poolClosing = pool === undefined
+      ? Promise.resolve([] as PromiseSettledResult<void>[])
+      : Promise.allSettled(pool.members.map((m) => m.disconnect()));
     const link = this.#link;
     if (link !== null && !link.closed) {
       if (link.connack !== null) {
@@ -637,6 +715,14 @@ export class Client implements AsyncDisposable {
     if (link !== null && link.connack !== null) this.#emit({ type: "disconnected" });
     this.#emit({ type: "closed" });
     this.#statusStreams.clear();
+    await Promise.allSettled(this.#poolRetry);
+    const failed = (await poolClosing).filter((r) => r.status === "rejected");
+    if (failed.length > 0) {
+      throw new AggregateError(
+        failed.map((r) => (r as PromiseRejectedResult).reason),
+        "publisher pool members failed to disconnect",
+      );
+    }
     this.#filters.clear();
     this.#trie.clear();
     this.#matchCache.clear();
@@ -898,6 +984,7 @@ export class Client implements AsyncDisposable {
     }
     this.#pump();
     this.#emit({ type: "connected", connack: info });
+    this.#startPool();
     this.#log?.info("mqtt connected", {
       url: redact(link.url.href),
       sessionPresent: info.sessionPresent,
@@ -1486,6 +1573,13 @@ export class Client implements AsyncDisposable {
     if (state === CLOSED) return Promise.reject(new MqttError("closed", "client was disconnected"));
     if (message === null || typeof message !== "object") {
       return Promise.reject(new TypeError("publish() needs a message object"));
+    }
+    const pool = this.#pool;
+    if (pool !== undefined) {
+      const member = pool.pick(message.topic);
+      // A broker refusal from the member is the answer: it is not retried elsewhere.
+      if (member !== undefined) return member.publish(message, options);
+      if (this.#stats !== null) this.#stats.poolFallbacks++;
     }
     const qos = message.qos ?? 0;
     if (qos !== 0 && qos !== 1 && qos !== 2) {

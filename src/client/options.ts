@@ -12,6 +12,7 @@ import type { ConnackInfo } from "./types.ts";
 import type { DisconnectPacket } from "../wire/types.ts";
 import type { Backoff } from "./backoff.ts";
 import type { SessionStore } from "../session/store.ts";
+import type { PublisherPoolOptions } from "./pool.ts";
 
 /**
  * A structured logger. `console` satisfies it.
@@ -207,6 +208,8 @@ export interface ClientOptions {
   connectPacketBuilder?: (connect: ConnectOptions, signal: AbortSignal) => void | Promise<void>;
   /** Where in-flight QoS 1/2 state is kept. @default {in memory} */
   store?: SessionStore;
+  /** Publish-only connections beside the main one. @default {none} */
+  publisherPool?: PublisherPoolOptions;
 }
 
 /** Options after defaults, with URLs parsed. */
@@ -444,6 +447,16 @@ export function resolveOptions(options: ClientOptions): ResolvedOptions {
     ]
   ) fn(o, name);
   bool(o, "cleanStartOnReconnect", false);
+  if (o.publisherPool !== undefined) {
+    const pp = o.publisherPool as Record<string, unknown>;
+    if (pp === null || typeof pp !== "object") {
+      throw new TypeError("option publisherPool must be an object");
+    }
+    int(pp, "size", 0, 0, 1024);
+    if (pp.size === undefined) throw new TypeError("option publisherPool.size is required");
+    oneOf(pp, "routing", "round-robin", ["round-robin", "hash-by-topic"] as const);
+    fn(pp, "clientId");
+  }
   if (o.authenticator !== undefined) {
     const a = o.authenticator as Record<string, unknown>;
     if (
