@@ -56,6 +56,23 @@ export { MemorySessionStore } from "./src/session/store.ts";
 export type { SessionStore, StoredOutbound, StoredSession } from "./src/session/store.ts";
 export type { Backoff } from "./src/client/backoff.ts";
 export { MqttError } from "./src/errors.ts";
+export { ClientGroup, GroupError } from "./src/group/client_group.ts";
+export type {
+  ClientGroupOptions,
+  GroupMember,
+  GroupOperation,
+  GroupPublishPolicy,
+  GroupPublishResult,
+  GroupQueueSubscription,
+  GroupSubscription,
+} from "./src/group/client_group.ts";
+export { Typed, TypedMessage } from "./src/codec/typed.ts";
+export type {
+  Codec,
+  TypedOptions,
+  TypedQueueSubscription,
+  TypedSubscription,
+} from "./src/codec/typed.ts";
 export { PacketType } from "./src/wire/types.ts";
 export type { MqttErrorCode, MqttErrorOptions } from "./src/errors.ts";
 export type {

@@ -6,6 +6,7 @@
  */
 
 import type { PublishOptions, PublishResult } from "./types.ts";
+import { fnv1a32 } from "./_fnv.ts";
 
 /** How the pool picks the member for a publish. */
 export type PoolRoutingPolicy = "round-robin" | "hash-by-topic";
@@ -37,19 +38,6 @@ export interface PoolMember {
   publish(message: PublishOptions, options?: { signal?: AbortSignal }): Promise<PublishResult>;
 }
 
-/**
- * FNV-1a (32 bit) of a string's UTF-16 code units, the topic hash of
- * `hash-by-topic` routing.
- */
-export function fnv1a(s: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < s.length; i++) {
-    h ^= s.charCodeAt(i);
-    h = Math.imul(h, 0x01000193);
-  }
-  return h >>> 0;
-}
-
 /** Picks healthy members; unhealthy starting members fall through to the next. */
 export class PublisherPool<M extends PoolMember> {
   readonly members: readonly M[];
@@ -68,7 +56,7 @@ export class PublisherPool<M extends PoolMember> {
     if (n === 0) return undefined;
     let start: number;
     if (this.#routing === "hash-by-topic") {
-      start = topic.length === 0 ? 0 : fnv1a(topic) % n;
+      start = topic.length === 0 ? 0 : fnv1a32(topic) % n; // FNV-1a of the UTF-8 topic
     } else {
       start = this.#next;
       this.#next = (start + 1) % n;

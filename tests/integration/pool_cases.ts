@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import { Client, type DialFunc, type Message } from "../../mod.ts";
 import { autoDial } from "../../src/transport/mod.ts";
 import { startBroker } from "../_helpers/broker.ts";
-import { fnv1a } from "../../src/client/pool.ts";
+import { fnv1a32 } from "../../src/client/_fnv.ts";
 
 /** One scenario. */
 export interface PoolCase {
@@ -114,7 +114,7 @@ add(
     }
     // Each member sent exactly the topics that hash to it.
     const expected = [0, 0, 0, 0];
-    for (const t of topics) expected[fnv1a(t) % 4] += 200;
+    for (const t of topics) expected[fnv1a32(t) % 4] += 200;
     assert.deepEqual(client.poolMembers.map((m) => m.stats().publishesSent), expected);
   },
 );

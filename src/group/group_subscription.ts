@@ -1,0 +1,212 @@
+/**
+ * {@linkcode GroupSubscription}: the merged stream of a `ClientGroup`
+ * subscription, and its implementation.
+ *
+ * @module
+ */
+
+import type { Message } from "../client/message.ts";
+import type { DropPolicy } from "../client/options.ts";
+import { Queue } from "../client/queue.ts";
+import type { QueueSubscription, SubscriptionToken } from "../client/subscription.ts";
+import { GroupError } from "./group_error.ts";
+
+/**
+ * One subscription made on every member of a `ClientGroup`, merged into one
+ * stream. Each message is the delivering member's own `Message`, so
+ * `ack()` goes back to that member (and every message must be acked, as with
+ * `Client.subscribe()`). The iteration ends on `unsubscribe()`, when a
+ * `for await` loop over it exits early (which also unsubscribes), or once
+ * every member's part has ended (`ClientGroup.unsubscribe()` of each member,
+ * or `disconnect()`).
+ *
+ * @example Merge and ack
+ * ```ts
+ * import type { GroupSubscription } from "@mqttv5/client";
+ *
+ * async function drain(sub: GroupSubscription) {
+ *   console.log("subscribed on", [...sub.tokens.keys()]);
+ *   for await (const m of sub) {
+ *     console.log(m.topic, m.text());
+ *     m.ack(); // acks on the member that delivered it
+ *   }
+ * }
+ * ```
+ */
+export interface GroupSubscription extends AsyncIterable<Message>, AsyncDisposable {
+  /**
+   * Each subscribed member's token, keyed by member name: for
+   * `ClientGroup.unsubscribe(name, token)` and `ClientGroup.unsubscribeAll()`.
+   */
+  readonly tokens: Map<string, SubscriptionToken>;
+  /**
+   * The members that did not subscribe (or only in part), with their errors.
+   * Empty when every member subscribed fully.
+   */
+  readonly errors: Map<string, unknown>;
+  /**
+   * Unsubscribes on every member and ends the iteration at once. Messages
+   * still buffered are acked and discarded.
+   *
+   * @param options `signal` bounds the wait for the UNSUBACKs.
+   * @throws {GroupError} When some member's unsubscribe failed (the iteration ends anyway).
+   */
+  unsubscribe(options?: { signal?: AbortSignal }): Promise<void>;
+}
+
+/**
+ * A {@linkcode GroupSubscription} whose messages land in one
+ * {@linkcode Queue}.
+ *
+ * @example
+ * ```ts
+ * import type { GroupQueueSubscription } from "@mqttv5/client";
+ *
+ * async function next(sub: GroupQueueSubscription) {
+ *   const m = await sub.queue.dequeue();
+ *   m?.ack();
+ * }
+ * ```
+ */
+export interface GroupQueueSubscription extends GroupSubscription {
+  /** The queue every member's messages land in. */
+  readonly queue: Queue<Message>;
+}
+
+/** One member's part of a merged subscription. */
+export interface MemberPart {
+  name: string;
+  sub: QueueSubscription;
+}
+
+const DONE: IteratorResult<Message> = Object.freeze({ done: true, value: undefined });
+function toResult(m: Message | undefined): IteratorResult<Message> {
+  return m === undefined ? DONE : { done: false, value: m };
+}
+
+/**
+ * Merges the member subscriptions (each a `subscribeQueue()` with an
+ * unbounded queue) into one queue with a bound and a drop policy: one pump
+ * per member moves its messages over as they arrive.
+ */
+export class MergedSubscription implements GroupQueueSubscription {
+  readonly tokens: Map<string, SubscriptionToken> = new Map();
+  readonly errors: Map<string, unknown>;
+  readonly queue: Queue<Message> = new Queue<Message>();
+  #parts: MemberPart[];
+  #live: number;
+  #limit: number;
+  #policy: DropPolicy;
+  #onDrop: ((m: Message) => void) | undefined;
+  #sequential: boolean;
+  #unsubscribing: Promise<void> | undefined;
+
+  constructor(
+    parts: MemberPart[],
+    errors: Map<string, unknown>,
+    limit: number,
+    policy: DropPolicy,
+    onDrop: ((m: Message) => void) | undefined,
+    sequential: boolean,
+  ) {
+    this.#parts = parts;
+    this.errors = errors;
+    this.#live = parts.length;
+    this.#limit = limit;
+    this.#policy = policy;
+    this.#onDrop = onDrop;
+    this.#sequential = sequential;
+    for (const p of parts) this.tokens.set(p.name, p.sub.token);
+    for (const p of parts) void this.#pump(p);
+  }
+
+  async #pump(part: MemberPart): Promise<void> {
+    const q = part.sub.queue;
+    while (true) {
+      const m = q.length > 0 ? q.tryDequeue() : await q.dequeue();
+      if (m === undefined) break; // the member's subscription ended
+      this.#deliver(m);
+    }
+    if (--this.#live === 0) this.#end();
+  }
+
+  #deliver(m: Message): void {
+    const q = this.queue;
+    if (q.closed) {
+      m.ack();
+      return;
+    }
+    if (this.#limit > 0 && q.length >= this.#limit) {
+      if (this.#policy === "drop-oldest") {
+        const old = q.tryDequeue();
+        if (old !== undefined) this.#dropped(old);
+      } else {
+        this.#dropped(m);
+        return;
+      }
+    }
+    q.enqueue(m);
+  }
+
+  #dropped(m: Message): void {
+    m.ack(); // so the broker stops retrying
+    if (this.#onDrop !== undefined) {
+      try {
+        this.#onDrop(m);
+      } catch {
+        // an observer's failure must not stop the pump
+      }
+    }
+  }
+
+  /** Ends the merged stream: buffered messages are acked and discarded. */
+  #end(): void {
+    const q = this.queue;
+    for (let m = q.tryDequeue(); m !== undefined; m = q.tryDequeue()) m.ack();
+    q.close();
+  }
+
+  unsubscribe(options?: { signal?: AbortSignal }): Promise<void> {
+    this.#unsubscribing ??= this.#unsubscribeAll(options);
+    return this.#unsubscribing;
+  }
+
+  async #unsubscribeAll(options: { signal?: AbortSignal } | undefined): Promise<void> {
+    this.#end();
+    const failures = new Map<string, unknown>();
+    if (this.#sequential) {
+      for (const p of this.#parts) {
+        try {
+          await p.sub.unsubscribe(options);
+        } catch (err) {
+          failures.set(p.name, err);
+        }
+      }
+    } else {
+      const settled = await Promise.allSettled(this.#parts.map((p) => p.sub.unsubscribe(options)));
+      settled.forEach((s, i) => {
+        if (s.status === "rejected") failures.set(this.#parts[i].name, s.reason);
+      });
+    }
+    if (failures.size > 0) throw new GroupError("unsubscribe", failures);
+  }
+
+  [Symbol.asyncIterator](): AsyncIterator<Message> {
+    const q = this.queue;
+    return {
+      next: (): Promise<IteratorResult<Message>> => {
+        if (q.length > 0) return Promise.resolve({ done: false, value: q.tryDequeue() as Message });
+        return q.dequeue().then(toResult);
+      },
+      return: async (): Promise<IteratorResult<Message>> => {
+        // Leaving a for-await loop early ends the subscription.
+        await this.unsubscribe().catch(() => {});
+        return DONE;
+      },
+    };
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.unsubscribe().catch(() => {});
+  }
+}

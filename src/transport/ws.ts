@@ -1,0 +1,564 @@
+/**
+ * MQTT over WebSocket (MQTT v5 §6): {@linkcode wsDial} returns a
+ * {@linkcode DialFunc} on the web-standard `WebSocket`, for `ws://` and
+ * `wss://` broker URLs. The client has no built-in transport for these
+ * schemes: pass the dial function explicitly.
+ *
+ * ```ts ignore
+ * new Client({ broker: "ws://127.0.0.1:8080/mqtt", dial: wsDial() });
+ * ```
+ *
+ * It offers the subprotocol `mqtt` (RFC 6455 `Sec-WebSocket-Protocol`), sends
+ * every MQTT byte in binary messages [MQTT-6.0.0-1], and accepts packets that
+ * span messages or share one [MQTT-6.0.0-2]; a text message from the server
+ * fails the connection.
+ *
+ * ## What each runtime's `WebSocket` can do
+ *
+ * The standard constructor takes only a URL and subprotocols. Deno, Bun and
+ * Node also take a (non-standard) options object, which this module uses only
+ * when it must: for `headers`, and for TLS settings on `wss://`.
+ *
+ * | | Deno 2.x | Bun 1.x | Node (global `WebSocket`: 22+, or 20 with `--experimental-websocket`) | browsers |
+ * | --- | --- | --- | --- | --- |
+ * | `headers` | yes | yes | yes | no: `wsDial` rejects the dial with a `TypeError` |
+ * | `tls.caCerts` | yes, through a `Deno.createHttpClient({ caCerts })` (added to the root store) | yes (`tls.ca`) | no | no |
+ * | `tls.cert` + `tls.key` (mutual TLS) | yes (`createHttpClient`) | yes | no | no |
+ * | `tls.insecureSkipVerify` | no | yes (`rejectUnauthorized: false`) | no | no |
+ * | `tls.serverName` | no | yes | no | no |
+ * | `tls.alpn` | ignored: the upgrade is HTTP/1.1 | ignored | ignored | ignored |
+ *
+ * A TLS setting the runtime cannot apply rejects the dial with a `TypeError`
+ * naming it, rather than being dropped silently. Without TLS settings a
+ * `wss://` dial verifies the server against the runtime's trust store. To
+ * trust a private CA where the table says no, extend that store for the
+ * process instead: `NODE_EXTRA_CA_CERTS=/path/ca.pem` (Node, and Bun),
+ * `DENO_CERT=/path/ca.pem` or `--cert /path/ca.pem` (Deno), or
+ * `DENO_TLS_CA_STORE=system` / `--use-system-ca` to use the operating
+ * system's store. Deno's `--unsafely-ignore-certificate-errors=<host>` skips
+ * verification for named hosts (tests only).
+ *
+ * ## The Connection it returns
+ *
+ * Each binary message becomes one `onData` chunk: a view of the message's own
+ * `ArrayBuffer`, which the runtime never reuses, so chunks are never written to
+ * after delivery. `write()` hands the bytes to `WebSocket.send()` (which
+ * copies them: client frames are masked into a fresh buffer) and resolves at
+ * once, or, when more than 1 MiB is queued (`bufferedAmount`), once the queue
+ * has drained below 256 KiB. A server's orderly close (code 1000) ends the
+ * connection without an error; any other close reports one.
+ *
+ * One limit of the runtimes' `WebSocket` (Deno 2.9, Bun 1.4): closing one that
+ * is still in its opening handshake fires its `close` event at once but keeps
+ * its TCP socket until the server answers or hangs up. An aborted dial still
+ * rejects at once with `signal.reason`; the socket lingers in the runtime.
+ *
+ * @example Connect over WebSocket
+ * ```ts ignore
+ * import { Client } from "@mqttv5/client";
+ * import { wsDial } from "@mqttv5/client/transport/ws";
+ *
+ * await using client = new Client({
+ *   broker: "wss://broker.example/mqtt",
+ *   dial: wsDial({ headers: { authorization: "Bearer token" } }),
+ * });
+ * await client.connect();
+ * ```
+ *
+ * @module
+ */
+
+import type { Connection, DialFunc, DialOptions, TlsOptions } from "./types.ts";
+
+export type { Connection, DialFunc, DialOptions, TlsOptions } from "./types.ts";
+
+/** Options of {@linkcode wsDial}. */
+export interface WsDialOptions {
+  /**
+   * The subprotocols to offer, in order of preference. MQTT brokers expect
+   * `mqtt` (some older ones `mqttv3.1`); an empty array offers none.
+   *
+   * @default {["mqtt"]}
+   */
+  protocols?: string[];
+  /**
+   * Extra headers for the opening handshake, for example `authorization` or
+   * `cookie`. Supported by Deno, Bun and Node; browsers cannot set handshake
+   * headers, and a dial with headers rejects there with a `TypeError`.
+   *
+   * @default {none}
+   */
+  headers?: Record<string, string>;
+}
+
+/** `write()` waits once more than this much is queued in the WebSocket. */
+const HIGH_WATER = 1024 * 1024;
+/** ... until it is back below this. */
+const LOW_WATER = 256 * 1024;
+/** How often a waiting `write()` looks at `bufferedAmount` (there is no drain event). */
+const DRAIN_POLL_MS = 5;
+/** A local close reports `onClose` when the close handshake ends, or after this. */
+const CLOSE_WAIT_MS = 3000;
+
+// The non-standard parts of each runtime's WebSocket this module uses, reached
+// through globalThis so that the module type-checks anywhere.
+
+interface DenoHttpClient {
+  close(): void;
+}
+
+interface DenoRuntime {
+  createHttpClient?(options: { caCerts?: string[]; cert?: string; key?: string }): DenoHttpClient;
+}
+
+type WebSocketInit = {
+  protocols: string[];
+  headers?: Record<string, string>;
+  client?: DenoHttpClient;
+  tls?: {
+    ca?: string[];
+    cert?: string;
+    key?: string;
+    serverName?: string;
+    rejectUnauthorized?: boolean;
+  };
+};
+
+type WebSocketCtor = new (url: string, protocols?: string[] | WebSocketInit) => WebSocket;
+
+type Runtime = "deno" | "bun" | "node" | "web";
+
+function runtime(): Runtime {
+  const g = globalThis as {
+    Deno?: unknown;
+    Bun?: unknown;
+    process?: { versions?: { node?: string } };
+  };
+  if (g.Deno !== undefined) return "deno";
+  if (g.Bun !== undefined) return "bun";
+  if (typeof g.process?.versions?.node === "string") return "node";
+  return "web";
+}
+
+function message(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+/** `host:port` for messages: never the URL, whose path or credentials may hold secrets. */
+function addressOf(url: URL): string {
+  const port = url.port !== "" ? url.port : url.protocol === "wss:" ? "443" : "80";
+  return `${url.hostname}:${port}`;
+}
+
+function hasTlsSettings(tls: TlsOptions | undefined): boolean {
+  if (tls === undefined) return false;
+  return tls.caCerts !== undefined || tls.cert !== undefined || tls.key !== undefined ||
+    tls.insecureSkipVerify === true || tls.serverName !== undefined;
+}
+
+function unsupported(what: string, rt: Runtime): TypeError {
+  const name = rt === "deno" ? "Deno" : rt === "bun" ? "Bun" : rt === "node" ? "Node" : "this";
+  const hint = rt === "deno"
+    ? "use DENO_CERT / --cert for a private CA, or --unsafely-ignore-certificate-errors=<host> in tests"
+    : "use NODE_EXTRA_CA_CERTS for a private CA";
+  return new TypeError(
+    `Cannot dial wss:// with tls.${what}: ${name} runtime's WebSocket cannot apply it (${hint})`,
+  );
+}
+
+/**
+ * Builds the constructor's second argument: the plain protocol list when
+ * nothing else is needed (works everywhere), else the runtime's options
+ * object. Returns a Deno HTTP client to close with the connection.
+ */
+function socketInit(
+  url: URL,
+  protocols: string[],
+  headers: Record<string, string> | undefined,
+  tls: TlsOptions | undefined,
+): { init: string[] | WebSocketInit; release: (() => void) | undefined } {
+  const rt = runtime();
+  const secure = url.protocol === "wss:";
+  const withTls = secure && hasTlsSettings(tls);
+  const withHeaders = headers !== undefined && Object.keys(headers).length > 0;
+  if (!withTls && !withHeaders) return { init: protocols, release: undefined };
+  if (withHeaders && rt === "web") {
+    throw new TypeError(
+      "Cannot dial with wsDial headers: this runtime's WebSocket cannot set handshake headers",
+    );
+  }
+  const init: WebSocketInit = { protocols };
+  if (withHeaders) init.headers = { ...headers };
+  let release: (() => void) | undefined;
+  if (withTls) {
+    const t = tls!;
+    if ((t.cert === undefined) !== (t.key === undefined)) {
+      throw new TypeError("Cannot use TLS options: cert and key must be given together");
+    }
+    if (rt === "bun") {
+      init.tls = {};
+      if (t.caCerts !== undefined) init.tls.ca = t.caCerts;
+      if (t.cert !== undefined && t.key !== undefined) {
+        init.tls.cert = t.cert;
+        init.tls.key = t.key;
+      }
+      if (t.serverName !== undefined) init.tls.serverName = t.serverName;
+      if (t.insecureSkipVerify === true) init.tls.rejectUnauthorized = false;
+    } else if (rt === "deno") {
+      if (t.insecureSkipVerify === true) throw unsupported("insecureSkipVerify", rt);
+      if (t.serverName !== undefined && t.serverName !== url.hostname) {
+        throw unsupported("serverName", rt);
+      }
+      const deno = (globalThis as { Deno?: DenoRuntime }).Deno!;
+      if (typeof deno.createHttpClient !== "function") throw unsupported("caCerts", rt);
+      const options: { caCerts?: string[]; cert?: string; key?: string } = {};
+      if (t.caCerts !== undefined) options.caCerts = t.caCerts;
+      if (t.cert !== undefined && t.key !== undefined) {
+        options.cert = t.cert;
+        options.key = t.key;
+      }
+      if (Object.keys(options).length > 0) {
+        const client = deno.createHttpClient(options);
+        init.client = client;
+        release = () => client.close();
+      }
+    } else {
+      const what = t.caCerts !== undefined
+        ? "caCerts"
+        : t.cert !== undefined
+        ? "cert"
+        : t.insecureSkipVerify === true
+        ? "insecureSkipVerify"
+        : "serverName";
+      throw unsupported(what, rt);
+    }
+  }
+  return { init, release };
+}
+
+/**
+ * Returns a {@linkcode DialFunc} that opens MQTT connections over the
+ * web-standard `WebSocket` (`globalThis.WebSocket`), for `ws://` and `wss://`
+ * broker URLs.
+ *
+ * The URL is used as given (path and query included; a `#fragment` is
+ * dropped); the port defaults to 80 for `ws://` and 443 for `wss://`. The
+ * dial resolves once the opening handshake succeeded. For `wss://`, the
+ * client's `tls` option is applied as far as the runtime allows (see the
+ * module documentation); without it the runtime's trust store decides.
+ *
+ * @param options Subprotocols to offer and extra handshake headers.
+ * @returns A dial function for `ClientOptions.dial`.
+ * @throws {TypeError} When `protocols` or `headers` has the wrong shape.
+ *
+ * The returned function rejects with a `TypeError` for a URL that is not
+ * `ws://` / `wss://`, when there is no global `WebSocket`, or for a setting
+ * the runtime cannot apply; with an `Error` naming `host:port` when the
+ * handshake fails or the server closes before it completes; and with
+ * `signal.reason` when `options.signal` aborts first.
+ *
+ * @example A client over WebSocket
+ * ```ts ignore
+ * import { Client } from "@mqttv5/client";
+ * import { wsDial } from "@mqttv5/client/transport/ws";
+ *
+ * await using client = new Client({ broker: "ws://127.0.0.1:8080/mqtt", dial: wsDial() });
+ * await client.connect();
+ * await client.publish({ topic: "hello", payload: "world", qos: 1 });
+ * ```
+ *
+ * @example Handshake headers, and a private CA for wss:// (Deno and Bun)
+ * ```ts ignore
+ * import { Client } from "@mqttv5/client";
+ * import { wsDial } from "@mqttv5/client/transport/ws";
+ *
+ * const client = new Client({
+ *   broker: "wss://broker.internal/mqtt",
+ *   dial: wsDial({ headers: { authorization: "Bearer token" } }),
+ *   tls: { caCerts: [await Deno.readTextFile("ca.pem")] },
+ * });
+ * ```
+ *
+ * @example Use the dial function directly
+ * ```ts ignore
+ * import { wsDial } from "@mqttv5/client/transport/ws";
+ *
+ * const dial = wsDial({ protocols: ["mqtt"] });
+ * const conn = await dial(new URL("ws://127.0.0.1:8080/mqtt"), {
+ *   signal: AbortSignal.timeout(5_000),
+ * });
+ * conn.start((chunk) => console.log(chunk.length), (err) => console.log("closed", err));
+ * conn.close();
+ * ```
+ */
+export function wsDial(options: WsDialOptions = {}): DialFunc {
+  const protocols = options.protocols ?? ["mqtt"];
+  if (!Array.isArray(protocols) || protocols.some((p) => typeof p !== "string" || p === "")) {
+    throw new TypeError("wsDial protocols must be an array of non-empty strings");
+  }
+  const headers = options.headers;
+  if (headers !== undefined) {
+    if (headers === null || typeof headers !== "object") {
+      throw new TypeError("wsDial headers must be an object of header names to strings");
+    }
+    for (const [name, value] of Object.entries(headers)) {
+      if (typeof value !== "string") {
+        throw new TypeError(`wsDial header "${name}" must be a string`);
+      }
+    }
+  }
+  const offered = [...protocols];
+  const extra = headers === undefined ? undefined : { ...headers };
+  return (url: URL, dialOptions: DialOptions): Promise<Connection> =>
+    dialWebSocket(url, dialOptions, offered, extra);
+}
+
+function dialWebSocket(
+  url: URL,
+  options: DialOptions,
+  protocols: string[],
+  headers: Record<string, string> | undefined,
+): Promise<Connection> {
+  const signal = options.signal;
+  if (signal?.aborted) return Promise.reject(signal.reason);
+  if (url.protocol !== "ws:" && url.protocol !== "wss:") {
+    return Promise.reject(
+      new TypeError(`Cannot dial a ${url.protocol} URL with wsDial: use ws:// or wss://`),
+    );
+  }
+  const Ctor = (globalThis as { WebSocket?: WebSocketCtor }).WebSocket;
+  if (typeof Ctor !== "function") {
+    return Promise.reject(
+      new TypeError(
+        "Cannot dial with wsDial: this runtime has no global WebSocket (Node needs 22+, or 20 with --experimental-websocket)",
+      ),
+    );
+  }
+  const address = addressOf(url);
+  let target = url.href;
+  if (url.hash !== "") {
+    const u = new URL(url.href);
+    u.hash = "";
+    target = u.href;
+  }
+  let ws: WebSocket;
+  let release: (() => void) | undefined;
+  try {
+    const built = socketInit(url, protocols, headers, options.tls);
+    release = built.release;
+    ws = new Ctor(target, built.init);
+  } catch (err) {
+    release?.();
+    if (err instanceof TypeError) return Promise.reject(err);
+    return Promise.reject(
+      new Error(`Cannot connect to ${address}: ${message(err)}`, { cause: err }),
+    );
+  }
+  const conn = new WsConnection(ws, address, release);
+  return new Promise<Connection>((resolve, reject) => {
+    const onAbort = () => {
+      conn.close();
+      reject(signal!.reason);
+    };
+    signal?.addEventListener("abort", onAbort, { once: true });
+    conn.opened.then(
+      () => {
+        signal?.removeEventListener("abort", onAbort);
+        if (signal?.aborted) {
+          conn.close();
+          reject(signal.reason);
+        } else {
+          resolve(conn);
+        }
+      },
+      (err) => {
+        signal?.removeEventListener("abort", onAbort);
+        reject(signal?.aborted ? signal.reason : err);
+      },
+    );
+  });
+}
+
+const CONNECTING = 0;
+const OPEN = 1;
+const CLOSED = 2;
+
+/** A {@linkcode Connection} over one WebSocket. */
+class WsConnection implements Connection {
+  readonly #ws: WebSocket;
+  readonly #address: string;
+  #release: (() => void) | undefined;
+  #state = CONNECTING;
+  #closedLocally = false;
+  #started = false;
+  #reported = false;
+  /** The socket is gone and its resources released. */
+  #finished = false;
+  #closeTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Messages that arrived before start(). */
+  #early: Uint8Array[] | undefined = [];
+  /** Why the connection failed, when it did. */
+  #error: Error | undefined;
+  /** The last error event's message. */
+  #lastError = "";
+  #onData: ((chunk: Uint8Array) => void) | undefined;
+  #onClose: ((error?: Error) => void) | undefined;
+  #open: { resolve: () => void; reject: (err: Error) => void } | undefined;
+  /** Settles when the opening handshake succeeded or failed. */
+  readonly opened: Promise<void>;
+
+  constructor(ws: WebSocket, address: string, release: (() => void) | undefined) {
+    this.#ws = ws;
+    this.#address = address;
+    this.#release = release;
+    this.opened = new Promise<void>((resolve, reject) => {
+      this.#open = { resolve, reject };
+    });
+    ws.binaryType = "arraybuffer";
+    ws.onopen = () => {
+      if (this.#state !== CONNECTING) return;
+      this.#state = OPEN;
+      const open = this.#open!;
+      this.#open = undefined;
+      open.resolve();
+    };
+    ws.onmessage = (e: MessageEvent) => this.#message(e.data);
+    ws.onerror = (e: Event) => {
+      const m = (e as ErrorEvent).message;
+      if (typeof m === "string" && m !== "") this.#lastError = m;
+    };
+    ws.onclose = (e: CloseEvent) => this.#closed(e.code, e.reason, e.wasClean);
+  }
+
+  #message(data: unknown): void {
+    if (this.#state === CLOSED) return;
+    if (!(data instanceof ArrayBuffer)) {
+      // [MQTT-6.0.0-1] MQTT is carried in binary messages only.
+      this.#fail(
+        new Error(`Connection to ${this.#address} failed: the server sent a text message`),
+      );
+      return;
+    }
+    const chunk = new Uint8Array(data);
+    if (this.#early !== undefined) this.#early.push(chunk);
+    else this.#onData!(chunk);
+  }
+
+  /** Fails the connection with `error` and closes the socket. */
+  #fail(error: Error): void {
+    if (this.#state === CLOSED) return;
+    this.#error ??= error;
+    this.#shut();
+  }
+
+  /** Starts the close handshake, and reports when it ends (or after CLOSE_WAIT_MS). */
+  #shut(): void {
+    const wasConnecting = this.#state === CONNECTING;
+    this.#state = CLOSED;
+    try {
+      this.#ws.close(1000);
+    } catch {
+      // already closing
+    }
+    if (wasConnecting) {
+      const open = this.#open;
+      this.#open = undefined;
+      open?.reject(this.#error ?? new Error(`Cannot connect to ${this.#address}: closed`));
+    }
+    this.#closeTimer ??= setTimeout(() => this.#finish(), CLOSE_WAIT_MS);
+  }
+
+  #closed(code: number, reason: string, wasClean: boolean): void {
+    if (this.#state === CONNECTING) {
+      this.#state = CLOSED;
+      const detail = this.#lastError !== "" ? this.#lastError : `closed with code ${code}`;
+      const err = new Error(`Cannot connect to ${this.#address}: ${detail}`);
+      const open = this.#open;
+      this.#open = undefined;
+      open?.reject(err);
+    } else if (this.#state === OPEN) {
+      this.#state = CLOSED;
+      if (!(wasClean && code === 1000)) {
+        const detail = this.#lastError !== ""
+          ? this.#lastError
+          : `closed with code ${code}${reason !== "" ? ` (${reason})` : ""}`;
+        this.#error ??= new Error(`Connection to ${this.#address} failed: ${detail}`);
+      }
+    }
+    this.#finish();
+  }
+
+  /** The socket is gone: release resources and report once (after start). */
+  #finish(): void {
+    clearTimeout(this.#closeTimer);
+    this.#closeTimer = undefined;
+    this.#state = CLOSED;
+    this.#finished = true;
+    const release = this.#release;
+    this.#release = undefined;
+    release?.();
+    if (this.#started) this.#report();
+  }
+
+  #report(): void {
+    if (this.#reported) return;
+    this.#reported = true;
+    this.#onClose!(this.#closedLocally ? undefined : this.#error);
+  }
+
+  start(onData: (chunk: Uint8Array) => void, onClose: (error?: Error) => void): void {
+    if (this.#started) throw new Error("Connection.start() must be called only once");
+    this.#started = true;
+    this.#onData = onData;
+    this.#onClose = onClose;
+    const early = this.#early!;
+    this.#early = undefined;
+    for (let i = 0; i < early.length; i++) {
+      if (this.#state === CLOSED && this.#error !== undefined) break;
+      onData(early[i]);
+    }
+    if (this.#finished) queueMicrotask(() => this.#report());
+  }
+
+  write(data: Uint8Array): Promise<void> {
+    if (this.#state !== OPEN || this.#ws.readyState !== 1) {
+      return Promise.reject(
+        new Error(`Cannot write to ${this.#address}: the connection is closed`),
+      );
+    }
+    try {
+      this.#ws.send(data);
+    } catch (err) {
+      return Promise.reject(
+        new Error(`Cannot write to ${this.#address}: ${message(err)}`, { cause: err }),
+      );
+    }
+    if (this.#ws.bufferedAmount <= HIGH_WATER) return Promise.resolve();
+    return this.#drain();
+  }
+
+  #drain(): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      const check = () => {
+        if (this.#state !== OPEN) {
+          reject(new Error(`Cannot write to ${this.#address}: the connection is closed`));
+        } else if (this.#ws.bufferedAmount <= LOW_WATER) {
+          resolve();
+        } else {
+          setTimeout(check, DRAIN_POLL_MS);
+        }
+      };
+      setTimeout(check, DRAIN_POLL_MS);
+    });
+  }
+
+  close(): void {
+    if (this.#closedLocally) return;
+    this.#closedLocally = true;
+    if (this.#state === CLOSED) {
+      if (this.#started && this.#finished) queueMicrotask(() => this.#report());
+      return;
+    }
+    this.#shut();
+  }
+}
