@@ -207,6 +207,17 @@ function newStats(): Stats {
   };
 }
 
+/** `Promise.withResolvers()`, which Node 20 lacks (it arrived in Node 22). */
+function withResolvers<T>(): PromiseWithResolvers<T> {
+  let resolve!: (value: T | PromiseLike<T>) => void;
+  let reject!: (reason?: unknown) => void;
+  const promise = new Promise<T>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  return { promise, resolve, reject };
+}
+
 function toError(e: unknown): Error {
   return e instanceof Error ? e : new Error(String(e));
 }
@@ -446,8 +457,8 @@ export class Client implements AsyncDisposable {
   /**
    * Runs one store mutation. Returns undefined when it completed synchronously
    * (and succeeded), or a promise of whether it succeeded. A failure stops the
-   * connection as a crash would (DISCONNECT 0x80, so the will fires) and
-   * rejects `entry`, if given.
+   * connection as a crash would (closed without DISCONNECT, so the will fires)
+   * and rejects `entry`, if given.
    */
   #stored(op: () => void | Promise<void>, entry?: OutEntry): Promise<boolean> | undefined {
     let r: void | Promise<void>;
@@ -486,8 +497,11 @@ export class Client implements AsyncDisposable {
     } catch {
       // observer only
     }
+    // Stop as a crash would: close without DISCONNECT, so every broker publishes the will.
+    // (DISCONNECT 0x80 should do the same per [MQTT-3.14.4-3], but mosquitto 2.0.11
+    // discards the will on every DISCONNECT except reason 0x04: measured.)
     const link = this.#link;
-    if (link !== null && link.connack !== null) this.#protocolFailure(link, 0x80, err);
+    if (link !== null && link.connack !== null) this.#linkDown(link, err, false);
   }
 
   /**
@@ -1368,7 +1382,7 @@ export class Client implements AsyncDisposable {
     if (link.reauth !== undefined) {
       return signal === undefined ? link.reauth.promise : this.#race(link.reauth.promise, signal);
     }
-    const wait = Promise.withResolvers<void>();
+    const wait = withResolvers<void>();
     wait.promise.catch(() => {});
     link.reauth = wait;
     try {
@@ -2119,7 +2133,7 @@ export class Client implements AsyncDisposable {
       const settle: ((rc: number) => void)[] = [];
       for (const fs of sentStates) {
         fs.subId = subId;
-        const d = Promise.withResolvers<number>();
+        const d = withResolvers<number>();
         fs.ready = d.promise;
         settle.push((rc) => {
           if (fs.ready === d.promise) fs.ready = undefined;

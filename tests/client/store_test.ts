@@ -1,0 +1,3 @@
+import { storeCases } from "./store_cases.ts";
+
+for (const c of storeCases) Deno.test(c.name, c.fn);
