@@ -845,6 +845,22 @@ export class Client implements AsyncDisposable {
       const info = connackInfo(connackPacket);
       if (info.reasonCode >= 0x80) {
         this.#linkDown(l, new MqttError("connect-refused", "CONNACK refused"), false);
+        if (info.reasonCode === 0x9c || info.reasonCode === 0x9d) {
+          // Use another server / Server moved: the redirect is followed the same way as a
+          // DISCONNECT's, through onServerDisconnect (+ setBrokers).
+          const props: DisconnectPacket["properties"] = {};
+          if (info.serverReference !== undefined) props.serverReference = info.serverReference;
+          if (info.reasonString !== undefined) props.reasonString = info.reasonString;
+          try {
+            this.#options.onServerDisconnect?.({
+              type: 14,
+              reasonCode: info.reasonCode,
+              properties: props,
+            });
+          } catch (e) {
+            this.#log?.error("onServerDisconnect threw", { error: toError(e).message });
+          }
+        }
         throw new MqttError(
           "connect-refused",
           `broker refused the connection: reason 0x${info.reasonCode.toString(16)}${

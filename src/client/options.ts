@@ -186,7 +186,11 @@ export interface ClientOptions {
   onConnectionDown?: () => boolean | void;
   /** Called for each failed connection attempt. Must not block. */
   onConnectError?: (error: Error) => void;
-  /** Called when the broker sends DISCONNECT. Must not block. */
+  /**
+   * Called when the broker sends DISCONNECT, and for a CONNACK refusing with
+   * 0x9C (Use another server) or 0x9D (Server moved), so a redirect can be
+   * followed with `setBrokers()`. Must not block.
+   */
   onServerDisconnect?: (disconnect: DisconnectPacket) => void;
   /** Keep counters for `stats()`. @default {false} */
   stats?: boolean;

@@ -1687,3 +1687,42 @@ add("Client.status() bounds a slow reader: the oldest events are dropped and cou
   await it.return?.();
   await sub.unsubscribe({ signal: AbortSignal.timeout(1000) }).catch(() => {});
 });
+
+add(
+  "Client follows a CONNACK 0x9D (Server moved) redirect through onServerDisconnect + setBrokers",
+  async () => {
+    const broker = new FakeBroker({
+      timeoutMs: 2000,
+      connack: (_connect, conn) =>
+        conn.index === 0
+          ? { reasonCode: 0x9d, properties: { serverReference: "mqtt://moved.example:1884" } }
+          : {},
+    });
+    const urls: string[] = [];
+    const seen: number[] = [];
+    const client: Client = newClient(broker, {
+      dial: (url, options) => {
+        urls.push(url.href);
+        return broker.dial(url, options);
+      },
+      onServerDisconnect: (d) => {
+        seen.push(d.reasonCode ?? 0);
+        const ref = d.properties?.serverReference;
+        if (ref !== undefined) client.setBrokers(ref);
+      },
+    });
+    try {
+      await assert.rejects(
+        client.connect(),
+        (e: unknown) =>
+          e instanceof MqttError && e.code === "connect-refused" && e.reasonCode === 0x9d,
+      );
+      assert.deepEqual(seen, [0x9d]);
+      await within(client.connect(), 2000, "connect() to the new server");
+      assert.deepEqual(urls, ["mqtt://fake:1883", "mqtt://moved.example:1884"]);
+    } finally {
+      await client.disconnect();
+      await broker[Symbol.asyncDispose]();
+    }
+  },
+);
