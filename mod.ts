@@ -53,6 +53,20 @@ export type {
 } from "./src/client/subscription.ts";
 export { constantBackoff, exponentialBackoff } from "./src/client/backoff.ts";
 export { MemorySessionStore } from "./src/session/store.ts";
+export { QueuePublisher } from "./src/queue/publisher.ts";
+export type {
+  PublisherQueue,
+  QueueBatch,
+  QueueCallOptions,
+  QueueClient,
+  QueueEntry,
+  QueuePublisherOptions,
+  QueuePublisherStats,
+  QueueToken,
+} from "./src/queue/publisher.ts";
+export { MemoryPublisherQueue } from "./src/queue/memory.ts";
+export { LinkedSessionStore } from "./src/queue/linked_store.ts";
+export type { LinkListener } from "./src/queue/linked_store.ts";
 export type { SessionStore, StoredOutbound, StoredSession } from "./src/session/store.ts";
 export type { Backoff } from "./src/client/backoff.ts";
 export { MqttError } from "./src/errors.ts";
