@@ -1,0 +1,1232 @@
+// End-to-end throughput of @mqttv5/client against MQTT.js (`mqtt` 5.x,
+// protocolVersion 5) on the same local mosquitto, under Deno, Bun or Node.
+//
+//   deno run -A --no-lock --v8-flags=--expose-gc bench/e2e.ts --scenario qos0 [--client ours|mqttjs]
+//   bun bench/e2e.ts --scenario qos1-pipe --client mqttjs
+//   deno run -A --no-lock bench/e2e.ts --scenario big-qos0 --client raw --host 127.0.0.1 --port 1883
+//
+// Without --host it starts its own mosquitto on a free loopback port and stops
+// it at the end. Each run prints one JSON line:
+//   {"client","scenario","runtime","n","pubRate","e2eRate","e2eMBps","lost","clientUsPerMsg", ...}
+// `bench/e2e_run.ts` runs the matrix in fresh processes and prints the tables.
+// (`--no-lock` keeps Deno from recording `npm:mqtt` in deno.lock while `mqtt`
+// is not a devDependency; once it is, the bare `mqtt` import is used.)
+//
+// Scenarios (defaults; --n and --size override):
+//   qos0         200k x 64 B QoS 0, publisher client + subscriber client
+//   qos0-nosub   200k x 64 B QoS 0, no subscriber; ends with a QoS 1 fence publish
+//   qos1-seq     20k x 64 B QoS 1, one outstanding (await each publish)
+//   qos1-pipe    100k x 64 B QoS 1, 64 outstanding (sliding window)
+//   qos2-pipe    20k x 64 B QoS 2, 64 outstanding
+//   big-qos0     20k x 16 KiB QoS 0; --client raw: pre-encoded frames on a plain socket
+//   receive-raw  1M x 64 B QoS 0 from an in-process TCP server (no broker), subscribeCallback
+//   receive-raw-iter  the same through a subscribe() iterator (--buffer, default n: no drops)
+//   stall-heap   200k x 1 KiB QoS 0 into a subscribe() (buffer 64) nobody reads; heap growth
+
+import process from "node:process";
+import { type ChildProcess, spawn } from "node:child_process";
+import { connect as netConnect, createServer, type Server, type Socket } from "node:net";
+import {
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
+import { createHash } from "node:crypto";
+import { createRequire } from "node:module";
+import { loadavg, tmpdir } from "node:os";
+import { join } from "node:path";
+import { Buffer } from "node:buffer";
+import { Client, type Message } from "../mod.ts";
+import { encodePacket } from "../src/wire/mod.ts";
+
+// ---------------------------------------------------------------------------
+// Runtime
+
+/** The runtime this process runs on. */
+export type Runtime = "deno" | "bun" | "node";
+
+interface BunSocketLike {
+  write(data: Uint8Array): number;
+  end(): void;
+}
+interface BunHandler {
+  open?(s: BunSocketLike): void;
+  data?(s: BunSocketLike, d: Uint8Array): void;
+  drain?(s: BunSocketLike): void;
+  close?(s: BunSocketLike): void;
+  error?(s: BunSocketLike, e: Error): void;
+}
+interface BunLike {
+  version: string;
+  gc(force: boolean): void;
+  connect(o: { hostname: string; port: number; socket: BunHandler }): Promise<BunSocketLike>;
+  listen(o: { hostname: string; port: number; socket: BunHandler }): {
+    port: number;
+    stop(closeActive?: boolean): void;
+  };
+}
+const G = globalThis as { Deno?: unknown; Bun?: BunLike; gc?: () => void };
+
+/** `"deno"`, `"bun"` or `"node"`. */
+export const RUNTIME: Runtime = G.Deno !== undefined
+  ? "deno"
+  : G.Bun !== undefined
+  ? "bun"
+  : "node";
+
+/** `deno 2.9.6`, `bun 1.4.5`, `node v20...`. */
+export function runtimeVersion(): string {
+  if (RUNTIME === "deno") return `deno ${Deno.version.deno} (v8 ${Deno.version.v8})`;
+  if (RUNTIME === "bun") return `bun ${G.Bun!.version}`;
+  return `node ${process.version}`;
+}
+
+/**
+ * A short hash of `mod.ts` and every file under `src/` in `root`, so that each
+ * result names the library version it measured (the tree may change between runs).
+ */
+export function srcHash(root: string): string {
+  const h = createHash("sha256");
+  const walk = (dir: string) => {
+    for (const name of readdirSync(dir).sort()) {
+      const path = join(dir, name);
+      if (statSync(path).isDirectory()) walk(path);
+      else h.update(path.slice(root.length)).update(readFileSync(path));
+    }
+  };
+  try {
+    h.update(readFileSync(join(root, "mod.ts")));
+    walk(join(root, "src"));
+  } catch {
+    return "?";
+  }
+  return h.digest("hex").slice(0, 12);
+}
+
+/** The repository root this copy of e2e.ts belongs to (the working directory for a bundle). */
+function repoRoot(): string {
+  const url = import.meta.url;
+  if (RUNTIME !== "node" && url.startsWith("file:")) {
+    const path = decodeURIComponent(new URL("..", url).pathname);
+    return path.endsWith("/") ? path.slice(0, -1) : path;
+  }
+  return process.cwd();
+}
+
+/** Runs a full GC when the runtime exposes one; returns whether it did. */
+function gc(): boolean {
+  if (typeof G.gc === "function") {
+    G.gc();
+    return true;
+  }
+  if (G.Bun !== undefined) {
+    G.Bun.gc(true);
+    return true;
+  }
+  return false;
+}
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+const MiB = 1024 * 1024;
+
+// ---------------------------------------------------------------------------
+// mosquitto
+
+const MOSQUITTO = ["/usr/sbin/mosquitto", "/usr/local/sbin/mosquitto", "/usr/bin/mosquitto"]
+  .find((p) => existsSync(p)) ?? "mosquitto";
+
+/** A mosquitto started by {@linkcode startBroker}. */
+export interface Broker {
+  host: string;
+  port: number;
+  pid: number;
+  stop(): Promise<void>;
+}
+
+/** A loopback port that was free a moment ago. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const a = server.address();
+      const port = typeof a === "object" && a !== null ? a.port : 0;
+      server.close((err) => (err ? reject(err) : resolve(port)));
+    });
+  });
+}
+
+function canConnect(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = netConnect({ host: "127.0.0.1", port });
+    const done = (ok: boolean) => {
+      s.removeAllListeners();
+      s.on("error", () => {});
+      s.destroy();
+      resolve(ok);
+    };
+    s.once("connect", () => done(true));
+    s.once("error", () => done(false));
+  });
+}
+
+/**
+ * Starts mosquitto on a free loopback port: anonymous, 1000 in-flight and
+ * 1M queued messages per client so that the broker does not throttle.
+ */
+export async function startBroker(): Promise<Broker> {
+  const dir = mkdtempSync(join(tmpdir(), "mqttv5-e2e-"));
+  for (let attempt = 0; attempt < 5; attempt++) {
+    const port = await freePort();
+    const conf = join(dir, "mosquitto.conf");
+    writeFileSync(
+      conf,
+      [
+        `listener ${port} 127.0.0.1`,
+        "allow_anonymous true",
+        "max_inflight_messages 1000",
+        "max_queued_messages 1000000",
+        `log_dest file ${join(dir, "mosquitto.log")}`,
+        "log_type error",
+        "log_type warning",
+      ].join("\n") + "\n",
+    );
+    const child: ChildProcess = spawn(MOSQUITTO, ["-c", conf], { stdio: "ignore" });
+    let exited = false;
+    const exit = new Promise<void>((resolve) => {
+      child.once("exit", () => {
+        exited = true;
+        resolve();
+      });
+      child.once("error", () => {
+        exited = true;
+        resolve();
+      });
+    });
+    const deadline = Date.now() + 5000;
+    while (!exited && Date.now() < deadline && !(await canConnect(port))) await sleep(20);
+    if (exited) continue; // port taken meanwhile: try another
+    if (Date.now() >= deadline) {
+      child.kill("SIGKILL");
+      await exit;
+      break;
+    }
+    return {
+      host: "127.0.0.1",
+      port,
+      pid: child.pid!,
+      async stop() {
+        if (!exited) {
+          child.kill("SIGTERM");
+          const t = setTimeout(() => child.kill("SIGKILL"), 3000);
+          await exit;
+          clearTimeout(t);
+        }
+        rmSync(dir, { recursive: true, force: true });
+      },
+    };
+  }
+  let log = "";
+  try {
+    log = readFileSync(join(dir, "mosquitto.log"), "utf8");
+  } catch {
+    // no log
+  }
+  rmSync(dir, { recursive: true, force: true });
+  throw new Error(`Cannot start ${MOSQUITTO}: ${log}`);
+}
+
+/** CPU seconds (user + system) mosquitto has used, from /proc; NaN without a pid. */
+function procCpuSeconds(pid: number): number {
+  if (!(pid > 0)) return NaN;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return (Number(f[11]) + Number(f[12])) / 100; // utime + stime, USER_HZ = 100
+  } catch {
+    return NaN;
+  }
+}
+
+// ---------------------------------------------------------------------------
+// MQTT.js
+
+interface MqttJsClient {
+  publish(
+    topic: string,
+    payload: Uint8Array,
+    opts: { qos: 0 | 1 | 2 },
+    cb: (err?: Error) => void,
+  ): unknown;
+  subscribeAsync(topic: string, opts: { qos: 0 | 1 | 2 }): Promise<unknown>;
+  on(event: "message", fn: (topic: string, payload: Uint8Array) => void): unknown;
+  once(event: string, fn: (arg: unknown) => void): unknown;
+  endAsync(force?: boolean): Promise<void>;
+}
+interface MqttJs {
+  connect(url: string, opts: { protocolVersion: 5; clean: boolean }): MqttJsClient;
+}
+
+let mqttjs: MqttJs | undefined;
+
+/** A dynamic import that bundlers and the module graph leave alone (resolved at run time). */
+const importByName = (specifier: string) => import(specifier);
+
+async function loadMqttJs(): Promise<MqttJs> {
+  if (mqttjs !== undefined) return mqttjs;
+  let mod: { default?: MqttJs } & MqttJs;
+  if (RUNTIME === "node") {
+    // A bundle under /tmp cannot resolve bare specifiers: resolve from the working directory.
+    mod = createRequire(join(process.cwd(), "package.json"))("mqtt");
+  } else {
+    try {
+      mod = await importByName("mqtt");
+    } catch (err) {
+      if (RUNTIME !== "deno") throw err;
+      mod = await importByName("npm:mqtt@5"); // until `mqtt` is a devDependency
+    }
+  }
+  mqttjs = typeof mod.connect === "function" ? mod : mod.default!;
+  return mqttjs;
+}
+
+async function mqttjsConnect(url: string): Promise<MqttJsClient> {
+  const m = await loadMqttJs();
+  const c = m.connect(url, { protocolVersion: 5, clean: true });
+  await new Promise<void>((resolve, reject) => {
+    c.once("connect", () => resolve());
+    c.once("error", (e) => reject(e));
+  });
+  return c;
+}
+
+// ---------------------------------------------------------------------------
+// Plain sockets: the raw writer baseline and the in-process raw server.
+
+interface RawConn {
+  /** Writes all of `b`; resolves when the runtime took every byte. */
+  write(b: Uint8Array): Promise<void>;
+  close(): void;
+}
+
+interface RawServer {
+  port: number;
+  accepted: Promise<RawConn>;
+  close(): void;
+}
+
+const RESOLVED = Promise.resolve();
+
+/** Deno.Conn as a RawConn; `onData` gets views of one reused read buffer. */
+function denoRaw(conn: Deno.Conn, onData: (b: Uint8Array) => void): RawConn {
+  void (async () => {
+    const buf = new Uint8Array(64 * 1024);
+    try {
+      while (true) {
+        const n = await conn.read(buf);
+        if (n === null) break;
+        onData(buf.subarray(0, n));
+      }
+    } catch {
+      // closed
+    }
+  })();
+  return {
+    async write(b) {
+      let off = 0;
+      while (off < b.length) off += await conn.write(b.subarray(off));
+    },
+    close() {
+      try {
+        conn.close();
+      } catch {
+        // already closed
+      }
+    },
+  };
+}
+
+/** A Bun socket as a RawConn (Bun's write() takes what it can; the rest goes on drain). */
+class BunRaw implements RawConn {
+  s: BunSocketLike | undefined;
+  #pending: { b: Uint8Array; off: number; resolve: () => void } | null = null;
+  constructor(readonly onData: (b: Uint8Array) => void) {}
+  handler(onOpen?: (r: BunRaw) => void): BunHandler {
+    return {
+      open: (s) => {
+        this.s = s;
+        onOpen?.(this);
+      },
+      data: (_s, d) => this.onData(d),
+      drain: () => this.#drain(),
+      close: () => {},
+      error: () => {},
+    };
+  }
+  write(b: Uint8Array): Promise<void> {
+    const n = this.s!.write(b);
+    if (n === b.length) return RESOLVED;
+    return new Promise((resolve) => {
+      this.#pending = { b, off: Math.max(n, 0), resolve };
+    });
+  }
+  #drain(): void {
+    const p = this.#pending;
+    if (p === null) return;
+    const n = this.s!.write(p.b.subarray(p.off));
+    if (n > 0) p.off += n;
+    if (p.off >= p.b.length) {
+      this.#pending = null;
+      p.resolve();
+    }
+  }
+  close(): void {
+    try {
+      this.s?.end();
+    } catch {
+      // already closed
+    }
+  }
+}
+
+function nodeRaw(s: Socket, onData: (b: Uint8Array) => void): RawConn {
+  s.setNoDelay(true);
+  s.on("data", (d: Uint8Array) => onData(d));
+  s.on("error", () => {});
+  return {
+    write(b) {
+      if (s.write(b)) return RESOLVED;
+      return new Promise((resolve) => s.once("drain", () => resolve()));
+    },
+    close() {
+      s.destroy();
+    },
+  };
+}
+
+async function rawConnect(
+  host: string,
+  port: number,
+  onData: (b: Uint8Array) => void,
+): Promise<RawConn> {
+  if (RUNTIME === "deno") {
+    const conn = await Deno.connect({ hostname: host, port });
+    conn.setNoDelay(true);
+    return denoRaw(conn, onData);
+  }
+  if (RUNTIME === "bun") {
+    const r = new BunRaw(onData);
+    r.s = await G.Bun!.connect({ hostname: host, port, socket: r.handler() });
+    return r;
+  }
+  const s = netConnect({ host, port });
+  await new Promise<void>((resolve, reject) => {
+    s.once("connect", () => resolve());
+    s.once("error", reject);
+  });
+  return nodeRaw(s, onData);
+}
+
+function rawListen(onData: (b: Uint8Array) => void): Promise<RawServer> {
+  if (RUNTIME === "deno") {
+    const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    const accepted = l.accept().then((c) => {
+      c.setNoDelay(true);
+      return denoRaw(c, onData);
+    });
+    return Promise.resolve({ port: l.addr.port, accepted, close: () => l.close() });
+  }
+  if (RUNTIME === "bun") {
+    let onConn!: (r: RawConn) => void;
+    const accepted = new Promise<RawConn>((resolve) => onConn = resolve);
+    const r = new BunRaw(onData);
+    const server = G.Bun!.listen({
+      hostname: "127.0.0.1",
+      port: 0,
+      socket: r.handler(onConn),
+    });
+    return Promise.resolve({ port: server.port, accepted, close: () => server.stop(true) });
+  }
+  return new Promise((resolve) => {
+    let onConn!: (r: RawConn) => void;
+    const accepted = new Promise<RawConn>((res) => onConn = res);
+    const server: Server = createServer((s) => onConn(nodeRaw(s, onData)));
+    server.listen(0, "127.0.0.1", () => {
+      const a = server.address();
+      const port = typeof a === "object" && a !== null ? a.port : 0;
+      resolve({ port, accepted, close: () => server.close() });
+    });
+  });
+}
+
+/** Splits a byte stream into MQTT control packets (small packets only). */
+class FrameReader {
+  #buf = new Uint8Array(0);
+  constructor(readonly onPacket: (type: number, flags: number, body: Uint8Array) => void) {}
+  push(chunk: Uint8Array): void {
+    const all = new Uint8Array(this.#buf.length + chunk.length);
+    all.set(this.#buf);
+    all.set(chunk, this.#buf.length);
+    let pos = 0;
+    while (all.length - pos >= 2) {
+      let rl = 0;
+      let mul = 1;
+      let i = pos + 1;
+      for (; i < all.length; i++) {
+        rl += (all[i] & 0x7f) * mul;
+        mul *= 128;
+        if (all[i] < 0x80) break;
+      }
+      if (i >= all.length) break;
+      const end = i + 1 + rl;
+      if (end > all.length) break;
+      this.onPacket(all[pos] >> 4, all[pos] & 0x0f, all.subarray(i + 1, end));
+      pos = end;
+    }
+    this.#buf = all.slice(pos);
+  }
+}
+
+/** `count` copies of `frame` back to back, in one buffer of at most `limit` bytes. */
+function repeatFrame(frame: Uint8Array, limit: number): { buf: Uint8Array; perWrite: number } {
+  const perWrite = Math.max(1, Math.floor(limit / frame.length));
+  const buf = new Uint8Array(perWrite * frame.length);
+  for (let i = 0; i < perWrite; i++) buf.set(frame, i * frame.length);
+  return { buf, perWrite };
+}
+
+/** Writes `n` copies of a frame, `perWrite` per socket write. */
+async function blast(
+  conn: RawConn,
+  frame: Uint8Array,
+  n: number,
+  limit: number,
+): Promise<void> {
+  const { buf, perWrite } = repeatFrame(frame, limit);
+  for (let left = n; left > 0;) {
+    const k = Math.min(perWrite, left);
+    await conn.write(k === perWrite ? buf : buf.subarray(0, k * frame.length));
+    left -= k;
+  }
+}
+
+const WRITE_LIMIT = 1024 * 1024;
+
+// ---------------------------------------------------------------------------
+// Counting at the subscriber
+
+class Counter {
+  n = 0;
+  bytes = 0;
+  /** performance.now() of the last receipt (exact when all arrived, else to ~20 ms). */
+  tLast = 0;
+  readonly done: Promise<void>;
+  #resolve!: () => void;
+  constructor(readonly target: number) {
+    this.done = new Promise((resolve) => this.#resolve = resolve);
+  }
+  hit(len: number): void {
+    this.bytes += len;
+    if (++this.n === this.target) {
+      this.tLast = performance.now();
+      this.#resolve();
+    }
+  }
+  /** Waits for every message, or until nothing arrived for `idleMs`. */
+  async wait(idleMs: number): Promise<void> {
+    if (this.n >= this.target) return;
+    let seen = this.n;
+    let changedAt = performance.now();
+    let timer: ReturnType<typeof setInterval> | undefined;
+    const idle = new Promise<void>((resolve) => {
+      timer = setInterval(() => {
+        const now = performance.now();
+        if (this.n !== seen) {
+          seen = this.n;
+          changedAt = now;
+        } else if (now - changedAt >= idleMs) {
+          resolve();
+        }
+      }, 20);
+    });
+    await Promise.race([this.done, idle]);
+    clearInterval(timer);
+    if (this.n < this.target) this.tLast = changedAt;
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Scenarios
+
+/** Client under test. `raw` is the plain-socket writer of big-qos0. */
+export type ClientKind = "ours" | "mqttjs" | "raw";
+
+interface ScenarioDef {
+  n: number;
+  size: number;
+  qos: 0 | 1 | 2;
+  /** Outstanding publishes: 1 = await each. */
+  window: number;
+  sub: boolean;
+  /** End with a QoS 1 publish whose PUBACK proves the broker took everything. */
+  fence?: boolean;
+  kind: "broker" | "receive-raw" | "receive-raw-iter" | "stall-heap";
+  clients: ClientKind[];
+}
+
+/** The scenarios and their defaults. */
+export const SCENARIOS: Record<string, ScenarioDef> = {
+  "qos0": {
+    n: 200_000,
+    size: 64,
+    qos: 0,
+    window: 1,
+    sub: true,
+    kind: "broker",
+    clients: ["ours", "mqttjs"],
+  },
+  "qos0-nosub": {
+    n: 200_000,
+    size: 64,
+    qos: 0,
+    window: 1,
+    sub: false,
+    fence: true,
+    kind: "broker",
+    clients: ["ours", "mqttjs"],
+  },
+  "qos1-seq": {
+    n: 20_000,
+    size: 64,
+    qos: 1,
+    window: 1,
+    sub: true,
+    kind: "broker",
+    clients: ["ours", "mqttjs"],
+  },
+  "qos1-pipe": {
+    n: 100_000,
+    size: 64,
+    qos: 1,
+    window: 64,
+    sub: true,
+    kind: "broker",
+    clients: ["ours", "mqttjs"],
+  },
+  "qos2-pipe": {
+    n: 20_000,
+    size: 64,
+    qos: 2,
+    window: 64,
+    sub: true,
+    kind: "broker",
+    clients: ["ours", "mqttjs"],
+  },
+  "big-qos0": {
+    n: 20_000,
+    size: 16 * 1024,
+    qos: 0,
+    window: 1,
+    sub: true,
+    kind: "broker",
+    clients: ["ours", "mqttjs", "raw"],
+  },
+  "receive-raw": {
+    n: 1_000_000,
+    size: 64,
+    qos: 0,
+    window: 1,
+    sub: true,
+    kind: "receive-raw",
+    clients: ["ours", "mqttjs"],
+  },
+  "receive-raw-iter": {
+    n: 1_000_000,
+    size: 64,
+    qos: 0,
+    window: 1,
+    sub: true,
+    kind: "receive-raw-iter",
+    clients: ["ours"],
+  },
+  "stall-heap": {
+    n: 200_000,
+    size: 1024,
+    qos: 0,
+    window: 1,
+    sub: true,
+    kind: "stall-heap",
+    clients: ["ours"],
+  },
+};
+
+/** Parsed command line. */
+export interface Options {
+  scenario: string;
+  client: ClientKind;
+  host: string | undefined;
+  port: number;
+  n: number;
+  size: number;
+  window: number;
+  buffer: number;
+  idleMs: number;
+  brokerPid: number;
+  profile: string | undefined;
+  /** receive-raw: put this Subscription Identifier on every frame (0: none), like mosquitto does. */
+  subId: number;
+}
+
+/** One run's result: the JSON line. */
+export interface Result {
+  client: string;
+  scenario: string;
+  runtime: string;
+  n: number;
+  pubRate: number | null;
+  e2eRate: number | null;
+  e2eMBps: number | null;
+  lost: number | null;
+  clientUsPerMsg: number;
+  [extra: string]: unknown;
+}
+
+interface Publisher {
+  publish(topic: string, payload: Uint8Array, qos: 0 | 1 | 2): Promise<unknown>;
+  close(): Promise<void>;
+}
+
+async function oursPublisher(url: string): Promise<Publisher> {
+  const c = new Client({ broker: url });
+  await c.connect();
+  return {
+    publish: (topic, payload, qos) => c.publish({ topic, payload, qos }),
+    close: () => c.disconnect(),
+  };
+}
+
+async function mqttjsPublisher(url: string): Promise<Publisher> {
+  const c = await mqttjsConnect(url);
+  return {
+    publish: (topic, payload, qos) =>
+      new Promise<void>((resolve, reject) =>
+        c.publish(topic, payload, { qos }, (err) => (err ? reject(err) : resolve()))
+      ),
+    close: () => c.endAsync(),
+  };
+}
+
+/** n publishes with at most `window` unresolved (a ring of promises; 1 = await each). */
+async function publishLoop(
+  pub: Publisher,
+  topic: string,
+  payload: Uint8Array,
+  qos: 0 | 1 | 2,
+  n: number,
+  window: number,
+): Promise<void> {
+  if (window <= 1) {
+    for (let i = 0; i < n; i++) await pub.publish(topic, payload, qos);
+    return;
+  }
+  const ring: Promise<unknown>[] = new Array(window);
+  for (let i = 0; i < n; i++) {
+    const k = i % window;
+    if (i >= window) await ring[k];
+    ring[k] = pub.publish(topic, payload, qos);
+  }
+  await Promise.all(ring.slice(0, Math.min(n, window)));
+}
+
+/** The raw writer: CONNECT, wait for CONNACK, then pre-encoded PUBLISH frames in 1 MiB writes. */
+async function rawPublisher(host: string, port: number) {
+  let onConnack!: () => void;
+  let onRefused!: (e: Error) => void;
+  const connacked = new Promise<void>((resolve, reject) => {
+    onConnack = resolve;
+    onRefused = reject;
+  });
+  const reader = new FrameReader((type, _flags, body) => {
+    if (type === 2) body[1] === 0 ? onConnack() : onRefused(new Error(`CONNACK ${body[1]}`));
+  });
+  const conn = await rawConnect(host, port, (b) => reader.push(b));
+  await conn.write(
+    encodePacket({ type: 1, clientId: "", cleanStart: true, keepAlive: 60, properties: {} }),
+  );
+  await connacked;
+  return {
+    run: (topic: string, payload: Uint8Array, n: number) =>
+      blast(
+        conn,
+        encodePacket({ type: 3, topic, payload, qos: 0, retain: false, dup: false }),
+        n,
+        WRITE_LIMIT,
+      ),
+    close: async () => {
+      await conn.write(new Uint8Array([0xe0, 0x00]));
+      await sleep(20);
+      conn.close();
+    },
+  };
+}
+
+interface Subscriber {
+  close(): Promise<void>;
+}
+
+async function oursSubscriber(
+  url: string,
+  topic: string,
+  qos: 0 | 1 | 2,
+  counter: Counter,
+): Promise<Subscriber> {
+  const c = new Client({ broker: url });
+  await c.connect();
+  await c.subscribeCallback([{ topic, qos }], (m: Message) => counter.hit(m.payload.length));
+  return { close: () => c.disconnect() };
+}
+
+async function mqttjsSubscriber(
+  url: string,
+  topic: string,
+  qos: 0 | 1 | 2,
+  counter: Counter,
+): Promise<Subscriber> {
+  const c = await mqttjsConnect(url);
+  c.on("message", (_t, payload) => counter.hit(payload.length));
+  await c.subscribeAsync(topic, { qos });
+  return { close: () => c.endAsync() };
+}
+
+// -- CPU profile of the measured window (node:inspector; works under Deno) --
+
+interface Profiler {
+  stop(): Promise<void>;
+}
+
+async function startProfile(path: string | undefined): Promise<Profiler | undefined> {
+  if (path === undefined) return undefined;
+  const { Session } = await import("node:inspector");
+  const s = new Session();
+  s.connect();
+  const post = (method: string, params: object = {}) =>
+    new Promise<unknown>((resolve, reject) =>
+      s.post(method, params, (err: unknown, r: unknown) => (err ? reject(err) : resolve(r)))
+    );
+  await post("Profiler.enable");
+  await post("Profiler.setSamplingInterval", { interval: 100 });
+  await post("Profiler.start");
+  return {
+    async stop() {
+      const r = await post("Profiler.stop") as { profile: unknown };
+      writeFileSync(path, JSON.stringify(r.profile));
+      s.disconnect();
+    },
+  };
+}
+
+function payloadOf(size: number): Uint8Array {
+  const p = new Uint8Array(size);
+  for (let i = 0; i < size; i++) p[i] = (i * 31 + 7) & 0xff;
+  return p;
+}
+
+function round(v: number, digits = 0): number {
+  const f = 10 ** digits;
+  return Math.round(v * f) / f;
+}
+
+function perSecond(count: number, ms: number): number {
+  return ms > 0 ? round(count / (ms / 1000)) : 0;
+}
+
+function topicFor(scenario: string): string {
+  return `bench/${scenario}/${Math.random().toString(36).slice(2, 10)}`;
+}
+
+/** qos0, qos0-nosub, qos1-seq, qos1-pipe, qos2-pipe, big-qos0. */
+async function runBrokerScenario(o: Options, host: string, port: number): Promise<Result> {
+  const sc = SCENARIOS[o.scenario];
+  const url = `mqtt://${host}:${port}`;
+  const topic = topicFor(o.scenario);
+  const payload = o.client === "mqttjs" ? Buffer.from(payloadOf(o.size)) : payloadOf(o.size);
+  const counter = new Counter(o.n);
+  let sub: Subscriber | undefined;
+  if (sc.sub) {
+    // The raw writer's messages are received by our client.
+    sub = o.client === "mqttjs"
+      ? await mqttjsSubscriber(url, topic, sc.qos, counter)
+      : await oursSubscriber(url, topic, sc.qos, counter);
+  }
+  const raw = o.client === "raw" ? await rawPublisher(host, port) : undefined;
+  const pub = raw !== undefined
+    ? undefined
+    : o.client === "mqttjs"
+    ? await mqttjsPublisher(url)
+    : await oursPublisher(url);
+  gc();
+  await sleep(50);
+  const prof = await startProfile(o.profile);
+  const b0 = procCpuSeconds(o.brokerPid);
+  const c0 = process.cpuUsage();
+  const t0 = performance.now();
+  if (raw !== undefined) await raw.run(topic, payload, o.n);
+  else await publishLoop(pub!, topic, payload, sc.qos, o.n, o.window);
+  const tPub = performance.now();
+  let tEnd = tPub;
+  if (sc.fence) {
+    await pub!.publish(`${topic}/fence`, payload, 1);
+    tEnd = performance.now();
+  }
+  if (sub !== undefined) {
+    await counter.wait(o.idleMs);
+    tEnd = counter.tLast;
+  }
+  const cpu = process.cpuUsage(c0);
+  const tDone = performance.now();
+  const b1 = procCpuSeconds(o.brokerPid);
+  await prof?.stop();
+  await pub?.close();
+  await raw?.close();
+  await sub?.close();
+  const received = sub !== undefined ? counter.n : o.n;
+  const brokerCpuPct = Number.isNaN(b0) || Number.isNaN(b1)
+    ? null
+    : round(((b1 - b0) / ((tDone - t0) / 1000)) * 100);
+  return {
+    client: o.client,
+    scenario: o.scenario,
+    runtime: RUNTIME,
+    n: o.n,
+    pubRate: perSecond(o.n, tPub - t0),
+    e2eRate: perSecond(received, tEnd - t0),
+    e2eMBps: round((received * o.size) / ((tEnd - t0) / 1000) / 1e6, 2),
+    lost: sub !== undefined ? o.n - counter.n : null,
+    clientUsPerMsg: round((cpu.user + cpu.system) / o.n, 3),
+    brokerCpuPct,
+    size: o.size,
+    window: o.window,
+    ms: round(tEnd - t0, 1),
+  };
+}
+
+/** An in-process server that answers CONNECT / SUBSCRIBE / UNSUBSCRIBE / PINGREQ. */
+async function rawMqttServer() {
+  let conn: RawConn | undefined;
+  let onSubscribed!: () => void;
+  const subscribed = new Promise<void>((resolve) => onSubscribed = resolve);
+  const reader = new FrameReader((type, _flags, body) => {
+    switch (type) {
+      case 1: // CONNECT -> CONNACK, no properties
+        void conn!.write(new Uint8Array([0x20, 0x03, 0x00, 0x00, 0x00]));
+        break;
+      case 8: // SUBSCRIBE -> SUBACK granting QoS 0 to one filter
+        void conn!.write(new Uint8Array([0x90, 0x04, body[0], body[1], 0x00, 0x00])).then(() =>
+          onSubscribed()
+        );
+        break;
+      case 10: // UNSUBSCRIBE -> UNSUBACK, success
+        void conn!.write(new Uint8Array([0xb0, 0x04, body[0], body[1], 0x00, 0x00]));
+        break;
+      case 12: // PINGREQ
+        void conn!.write(new Uint8Array([0xd0, 0x00]));
+        break;
+      case 14: // DISCONNECT
+        conn!.close();
+        break;
+    }
+  });
+  const server = await rawListen((b) => reader.push(b));
+  return {
+    port: server.port,
+    subscribed,
+    async accepted() {
+      conn = await server.accepted;
+      return conn;
+    },
+    close() {
+      conn?.close();
+      server.close();
+    },
+  };
+}
+
+function varintBytes(v: number): number[] {
+  const out: number[] = [];
+  do {
+    let b = v % 128;
+    v = Math.floor(v / 128);
+    if (v > 0) b |= 0x80;
+    out.push(b);
+  } while (v > 0);
+  return out;
+}
+
+/**
+ * A QoS 0 PUBLISH carrying a Subscription Identifier property, as mosquitto
+ * sends it to a client that subscribed with one (the encoder rightly refuses
+ * to put this inbound-only property on an outbound PUBLISH).
+ */
+function publishWithSubId(topic: string, payload: Uint8Array, subId: number): Uint8Array {
+  const t = new TextEncoder().encode(topic);
+  const props = [0x0b, ...varintBytes(subId)];
+  const body = [t.length >> 8, t.length & 0xff, ...t, ...varintBytes(props.length), ...props];
+  const rl = body.length + payload.length;
+  const head = [0x30, ...varintBytes(rl)];
+  const out = new Uint8Array(head.length + rl);
+  out.set(head);
+  out.set(body, head.length);
+  out.set(payload, head.length + body.length);
+  return out;
+}
+
+/** receive-raw (subscribeCallback / MQTT.js on("message")) and receive-raw-iter (subscribe()). */
+async function runReceiveRaw(o: Options): Promise<Result> {
+  const sc = SCENARIOS[o.scenario];
+  const iter = sc.kind === "receive-raw-iter";
+  if (iter && o.client !== "ours") throw new Error(`${o.scenario} runs only with --client ours`);
+  const topic = "bench/raw";
+  const frame = o.subId > 0 ? publishWithSubId(topic, payloadOf(o.size), o.subId) : encodePacket({
+    type: 3,
+    topic,
+    payload: payloadOf(o.size),
+    qos: 0,
+    retain: false,
+    dup: false,
+  });
+  const server = await rawMqttServer();
+  const url = `mqtt://127.0.0.1:${server.port}`;
+  const counter = new Counter(o.n);
+  const accepted = server.accepted();
+  let close: () => Promise<void>;
+  let consumer: Promise<void> | undefined;
+  let stopIter: (() => Promise<void>) | undefined;
+  if (o.client === "mqttjs") {
+    const c = await mqttjsConnect(url);
+    c.on("message", (_t, payload) => counter.hit(payload.length));
+    await c.subscribeAsync(topic, { qos: 0 });
+    close = () => c.endAsync(true);
+  } else {
+    const c = new Client({ broker: url, stats: true });
+    await c.connect();
+    if (iter) {
+      const sub = await c.subscribe([topic], { buffer: o.buffer });
+      consumer = (async () => {
+        for await (const m of sub) {
+          m.ack();
+          counter.hit(m.payload.length);
+          if (counter.n >= o.n) break;
+        }
+      })();
+      stopIter = () => sub.unsubscribe();
+    } else {
+      await c.subscribeCallback([topic], (m: Message) => counter.hit(m.payload.length));
+    }
+    close = () => c.disconnect();
+  }
+  const conn = await accepted;
+  await server.subscribed;
+  gc();
+  await sleep(50);
+  const prof = await startProfile(o.profile);
+  const c0 = process.cpuUsage();
+  const t0 = performance.now();
+  await blast(conn, frame, o.n, WRITE_LIMIT);
+  const tPub = performance.now();
+  await counter.wait(o.idleMs);
+  const cpu = process.cpuUsage(c0);
+  await prof?.stop();
+  if (counter.n < o.n) await stopIter?.();
+  await consumer;
+  await close();
+  server.close();
+  const tEnd = counter.tLast;
+  return {
+    client: o.client,
+    scenario: o.scenario,
+    runtime: RUNTIME,
+    n: o.n,
+    pubRate: perSecond(o.n, tPub - t0),
+    e2eRate: perSecond(counter.n, tEnd - t0),
+    e2eMBps: round((counter.n * o.size) / ((tEnd - t0) / 1000) / 1e6, 2),
+    lost: o.n - counter.n,
+    clientUsPerMsg: round((cpu.user + cpu.system) / o.n, 3),
+    size: o.size,
+    buffer: iter ? o.buffer : null,
+    subId: o.subId,
+    ms: round(tEnd - t0, 1),
+  };
+}
+
+/** A subscribe() (default buffer) nobody reads while n messages arrive: heap after GC. */
+async function runStallHeap(o: Options, host: string, port: number): Promise<Result> {
+  if (o.client !== "ours") throw new Error("stall-heap runs only with --client ours");
+  const url = `mqtt://${host}:${port}`;
+  const topic = topicFor(o.scenario);
+  const subClient = new Client({ broker: url, stats: true });
+  await subClient.connect();
+  const sub = await subClient.subscribe([topic]); // default buffer 64; never read
+  const pub = await oursPublisher(url);
+  const payload = payloadOf(o.size);
+  const hasGc = gc();
+  await sleep(50);
+  gc();
+  const before = process.memoryUsage();
+  let peakHeap = before.heapUsed;
+  const sampler = setInterval(() => {
+    peakHeap = Math.max(peakHeap, process.memoryUsage().heapUsed);
+  }, 25);
+  const c0 = process.cpuUsage();
+  const t0 = performance.now();
+  await publishLoop(pub, topic, payload, 0, o.n, 1);
+  const tPub = performance.now();
+  // Wait until the subscriber's client has taken every PUBLISH (or nothing came for idleMs).
+  let seen = -1;
+  let changedAt = performance.now();
+  let tLast = changedAt;
+  while (true) {
+    const got = subClient.stats().inboundPublishes;
+    const now = performance.now();
+    if (got >= o.n) {
+      tLast = now;
+      break;
+    }
+    if (got !== seen) {
+      seen = got;
+      changedAt = now;
+    } else if (now - changedAt >= o.idleMs) {
+      tLast = changedAt;
+      break;
+    }
+    await sleep(5);
+  }
+  const cpu = process.cpuUsage(c0);
+  clearInterval(sampler);
+  gc();
+  await sleep(50);
+  gc();
+  const after = process.memoryUsage();
+  const st = subClient.stats();
+  await pub.close();
+  await sub.unsubscribe().catch(() => {});
+  await subClient.disconnect();
+  return {
+    client: o.client,
+    scenario: o.scenario,
+    runtime: RUNTIME,
+    n: o.n,
+    pubRate: perSecond(o.n, tPub - t0),
+    e2eRate: perSecond(st.inboundPublishes, tLast - t0),
+    e2eMBps: round((st.inboundPublishes * o.size) / ((tLast - t0) / 1000) / 1e6, 2),
+    lost: o.n - st.inboundPublishes,
+    clientUsPerMsg: round((cpu.user + cpu.system) / o.n, 3),
+    size: o.size,
+    heapGrowthMiB: round((after.heapUsed - before.heapUsed) / MiB, 2),
+    peakHeapGrowthMiB: round((peakHeap - before.heapUsed) / MiB, 2),
+    rssGrowthMiB: round((after.rss - before.rss) / MiB, 2),
+    arrayBuffersGrowthMiB: after.arrayBuffers === undefined
+      ? null
+      : round((after.arrayBuffers - before.arrayBuffers) / MiB, 2),
+    heapBeforeMiB: round(before.heapUsed / MiB, 2),
+    heapAfterMiB: round(after.heapUsed / MiB, 2),
+    dropped: st.inboundDropped,
+    gc: hasGc,
+  };
+}
+
+// ---------------------------------------------------------------------------
+// CLI
+
+const USAGE = `usage: e2e.ts --scenario S [--client ours|mqttjs|raw] [--host H --port P]
+  [--n N] [--size B] [--window W] [--buffer B] [--idle-ms MS] [--broker-pid PID] [--profile FILE]
+  [--subid ID]  (receive-raw*: frames carry a Subscription Identifier, as mosquitto's do)
+scenarios: ${Object.keys(SCENARIOS).join(", ")}`;
+
+/** Parses the command line (see USAGE). */
+export function parseOptions(args: string[]): Options {
+  const kv = new Map<string, string>();
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i];
+    if (!a.startsWith("--")) throw new TypeError(`unexpected argument "${a}"\n${USAGE}`);
+    const eq = a.indexOf("=");
+    if (eq > 0) kv.set(a.slice(2, eq), a.slice(eq + 1));
+    else if (i + 1 < args.length) kv.set(a.slice(2), args[++i]);
+    else throw new TypeError(`${a} needs a value\n${USAGE}`);
+  }
+  const scenario = kv.get("scenario") ?? "";
+  const sc = SCENARIOS[scenario];
+  if (sc === undefined) throw new TypeError(`unknown scenario "${scenario}"\n${USAGE}`);
+  const client = (kv.get("client") ?? "ours") as ClientKind;
+  if (!sc.clients.includes(client)) {
+    throw new TypeError(`scenario ${scenario} runs with --client ${sc.clients.join("|")}`);
+  }
+  const num = (k: string, d: number) => {
+    const v = kv.get(k);
+    if (v === undefined) return d;
+    const x = Number(v);
+    if (!Number.isFinite(x) || x < 0) throw new RangeError(`--${k} must be a number >= 0`);
+    return x;
+  };
+  return {
+    scenario,
+    client,
+    host: kv.get("host"),
+    port: num("port", 1883),
+    n: Math.floor(num("n", sc.n)),
+    size: Math.floor(num("size", sc.size)),
+    window: Math.max(1, Math.floor(num("window", sc.window))),
+    // receive-raw-iter: a buffer as large as the run, so that the rate is not hidden by drops
+    // (pass --buffer 64 to see what the default buffer does).
+    buffer: Math.max(1, Math.floor(num("buffer", num("n", sc.n)))),
+    idleMs: num("idle-ms", 3000),
+    brokerPid: num("broker-pid", 0),
+    profile: kv.get("profile"),
+    subId: Math.floor(num("subid", 0)),
+  };
+}
+
+/** Runs one scenario for one client. */
+export async function run(o: Options): Promise<Result> {
+  const sc = SCENARIOS[o.scenario];
+  if (sc.kind === "receive-raw" || sc.kind === "receive-raw-iter") return await runReceiveRaw(o);
+  let broker: Broker | undefined;
+  let host = o.host;
+  let port = o.port;
+  let pid = o.brokerPid;
+  if (host === undefined) {
+    broker = await startBroker();
+    host = broker.host;
+    port = broker.port;
+    pid = broker.pid;
+  }
+  try {
+    const opts = { ...o, brokerPid: pid };
+    return sc.kind === "stall-heap"
+      ? await runStallHeap(opts, host, port)
+      : await runBrokerScenario(opts, host, port);
+  } finally {
+    await broker?.stop();
+  }
+}
+
+/** Whether this module is the entry point (Node 20 has no import.meta.main). */
+function isMain(): boolean {
+  const m = (import.meta as { main?: boolean }).main;
+  if (m !== undefined) return m;
+  const entry = process.argv[1] ?? "";
+  return entry !== "" && import.meta.url.endsWith(entry.slice(entry.lastIndexOf("/")));
+}
+
+if (isMain()) {
+  const args = RUNTIME === "deno" ? Deno.args : process.argv.slice(2);
+  const o = parseOptions(args);
+  const load1 = round(loadavg()[0], 2); // the machine is shared: keep the load next to the numbers
+  const result = await run(o);
+  console.log(JSON.stringify({ ...result, load1, src: srcHash(repoRoot()) }));
+  // MQTT.js or a socket left half-closed must not keep the process alive.
+  process.exit(0);
+}
