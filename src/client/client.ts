@@ -1512,6 +1512,11 @@ export class Client implements AsyncDisposable {
         const states = this.#bySubId.get(subIds[i]);
         if (states === undefined) continue;
         known = true;
+        if (states.length === 1) {
+          // One filter under this identifier: the broker only names it when that filter matched.
+          if (states[0].subId === subIds[i]) this.#collect(states[0]);
+          continue;
+        }
         for (let k = 0; k < states.length; k++) {
           const fs = states[k];
           if (fs.subId === subIds[i] && topicMatchesFilter(fs.filter.topic, topic)) {
