@@ -13,6 +13,10 @@ import type { Packet } from "../wire/types.ts";
 import type { Connection } from "../transport/types.ts";
 
 const SCRATCH = 64 * 1024;
+/** Coalescing stops waiting for more packets after this many hops... */
+const MAX_SPINS = 64;
+/** ...or once this much is queued. */
+const COALESCE_BYTES = 32 * 1024;
 
 interface Waiter {
   /** Resolve once this many packets have been written. */
@@ -194,6 +198,17 @@ export class Writer {
             recycle = new Uint8Array(chunk.buffer);
           }
         } else if (this.#used > 0) {
+          // A publisher awaiting each publish adds one packet per microtask hop. Wait a
+          // couple of hops at a time while packets keep arriving (bounded), so they leave
+          // in one write instead of one write each; a lone packet waits two hops only.
+          for (let spins = 0; spins < MAX_SPINS && this.#used < COALESCE_BYTES; spins++) {
+            const before = this.#appended;
+            await null;
+            await null;
+            if (this.#appended === before || this.#error !== null) break;
+          }
+          if (this.#error !== null || this.#used === 0) continue;
+          if (this.#sealedHead < this.#sealed.length) continue; // a packet sealed the buffer
           chunk = this.#buf.subarray(0, this.#used);
           count = this.#bufPackets;
           recycle = this.#buf;
