@@ -40,12 +40,13 @@ try {
       qos,
       properties: { contentType: "application/json", userProperties: [["sent-by", "demo"]] },
     });
+    let timer: ReturnType<typeof setTimeout> | undefined;
     const next = await Promise.race([
       inbox.next(),
-      new Promise<never>((_, reject) =>
-        setTimeout(() => reject(new Error("no message within 5 s")), 5000)
-      ),
-    ]);
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error("no message within 5 s")), 5000);
+      }),
+    ]).finally(() => clearTimeout(timer));
     const m: Message = next.value;
     m.ack();
     const ms = (performance.now() - started).toFixed(2);
