@@ -56,7 +56,19 @@ export type MqttErrorCode =
   | "store-failed"
   | "timeout";
 
-/** Options accepted by the {@linkcode MqttError} constructor. */
+/**
+ * Options accepted by the {@linkcode MqttError} constructor.
+ *
+ * @example Wrap a cause with a reason code
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { MqttError, type MqttErrorOptions } from "@mqttv5/client";
+ *
+ * const options: MqttErrorOptions = { reasonCode: 0x87, cause: new Error("denied") };
+ * const err = new MqttError("publish-refused", "broker refused the publish", options);
+ * assert.equal(err.reasonCode, 0x87);
+ * ```
+ */
 export interface MqttErrorOptions {
   /** The MQTT reason code the broker or the specification gave, if any. */
   reasonCode?: number;

@@ -27,7 +27,7 @@ export type Backoff = (attempt: number) => number;
  * @returns The backoff function.
  * @throws {RangeError} When a bound is negative or `maxMs < minMs`.
  *
- * @example
+ * @example Usage
  * ```ts
  * import { exponentialBackoff } from "@mqttv5/client";
  * const backoff = exponentialBackoff(100, 5_000, 0);
@@ -52,7 +52,7 @@ export function exponentialBackoff(minMs = 1000, maxMs = 30_000, jitterMs = 200)
  * @returns The backoff function.
  * @throws {RangeError} When `ms` is negative.
  *
- * @example
+ * @example Usage
  * ```ts
  * import { constantBackoff } from "@mqttv5/client";
  * console.log(constantBackoff(250)(7)); // 250

@@ -63,7 +63,7 @@ import { type StatusEvent, StatusStream } from "./status.ts";
  * A SUBSCRIBE that the broker refused in part. The granted filters stay
  * subscribed: `subscription` delivers them; `refused` lists the others.
  *
- * @example
+ * @example Usage
  * ```ts
  * import { SubscribeError } from "@mqttv5/client";
  *
@@ -347,16 +347,24 @@ export class Client implements AsyncDisposable {
       );
     }
     this.#pool = new PublisherPool(members, spec.routing ?? "round-robin");
-    for (const m of members) this.#poolRetry.push(this.#connectMember(m));
+    const firstTries: Promise<void>[] = [];
+    for (const m of members) {
+      let tried!: () => void;
+      firstTries.push(new Promise<void>((r) => tried = r));
+      this.#poolRetry.push(this.#connectMember(m, tried));
+    }
+    this.#poolReady = Promise.all(firstTries).then(() => {});
   }
 
   /** Connects one member, retrying with the backoff until it is up or the client closes. */
-  async #connectMember(m: Client): Promise<void> {
+  async #connectMember(m: Client, tried: () => void): Promise<void> {
     for (let attempt = 0; this.#state !== CLOSED; attempt++) {
       try {
         await m.connect();
+        tried();
         return;
       } catch (err) {
+        tried(); // the first attempt is over: connect() stops waiting for this member
         if (this.#state === CLOSED) return;
         this.#log?.warn("publisher pool member failed to connect", { error: toError(err).message });
         let delay = 1000;
@@ -378,6 +386,8 @@ export class Client implements AsyncDisposable {
   }
 
   #poolTimers = new Set<ReturnType<typeof setTimeout>>();
+  /** Settles when every pool member's first connection attempt is over. */
+  #poolReady: Promise<void> | undefined;
   #poolWake = new Set<() => void>();
 
   /** The pool's member clients (empty without `publisherPool`). */
@@ -399,7 +409,7 @@ export class Client implements AsyncDisposable {
    *
    * @returns The stream.
    *
-   * @example
+   * @example Usage
    * ```ts ignore
    * for await (const e of client.status()) {
    *   if (e.type === "reconnecting") console.log(`retry ${e.attempt} in ${e.delayMs} ms`);
@@ -650,6 +660,12 @@ export class Client implements AsyncDisposable {
           : this.#o.cleanStart;
         const info = await this.#open(brokers[index], cleanStart, signal);
         this.#brokerIndex = index;
+        // With a publisher pool, publishes right after connect() should use it: wait for
+        // each member's first attempt (bounded by the connect timeout; failed members keep
+        // retrying in the background and the main connection covers for them).
+        if (this.#poolReady !== undefined) {
+          await this.#within(this.#poolReady, this.#o.connectTimeoutMs, signal);
+        }
         return info;
       } catch (err) {
         lastError = toError(err);

@@ -17,34 +17,85 @@ import type { PublisherPoolOptions } from "./pool.ts";
 /**
  * A structured logger. `console` satisfies it.
  *
- * @example
+ * @example Usage
  * ```ts
  * import type { Logger } from "@mqttv5/client";
  * const logger: Logger = console;
  * ```
  */
 export interface Logger {
-  /** Debug detail. */
+  /**
+   * Debug detail.
+   *
+   * @param msg The message.
+   * @param fields Structured context (packet ids, reason codes, URLs).
+   */
   debug(msg: string, fields?: Record<string, unknown>): void;
-  /** Notable events. */
+  /**
+   * Notable events.
+   *
+   * @param msg The message.
+   * @param fields Structured context (packet ids, reason codes, URLs).
+   */
   info(msg: string, fields?: Record<string, unknown>): void;
-  /** Something went wrong but the client carries on. */
+  /**
+   * Something went wrong but the client carries on.
+   *
+   * @param msg The message.
+   * @param fields Structured context (packet ids, reason codes, URLs).
+   */
   warn(msg: string, fields?: Record<string, unknown>): void;
-  /** Something failed. */
+  /**
+   * Something failed.
+   *
+   * @param msg The message.
+   * @param fields Structured context (packet ids, reason codes, URLs).
+   */
   error(msg: string, fields?: Record<string, unknown>): void;
 }
 
-/** The will message the broker publishes if this client goes away ungracefully. */
+/**
+ * The will message the broker publishes if this client goes away ungracefully.
+ *
+ * @example A retained offline marker
+ * ```ts
+ * import type { WillOptions } from "@mqttv5/client";
+ *
+ * const will: WillOptions = {
+ *   topic: "status/ingest-1",
+ *   payload: "offline",
+ *   qos: 1,
+ *   retain: true,
+ *   delayIntervalSeconds: 5,
+ * };
+ * ```
+ */
 export interface WillOptions {
   /** Topic name. */
   topic: string;
-  /** Payload; a string is encoded as UTF-8. @default {empty} */
+  /**
+   * Payload; a string is encoded as UTF-8.
+   *
+   * @default {empty}
+   */
   payload?: Uint8Array | string;
-  /** QoS. @default {0} */
+  /**
+   * QoS.
+   *
+   * @default {0}
+   */
   qos?: QoS;
-  /** Retain flag. @default {false} */
+  /**
+   * Retain flag.
+   *
+   * @default {false}
+   */
   retain?: boolean;
-  /** Will Delay Interval in seconds (§3.1.3.2.2). */
+  /**
+   * Will Delay Interval in seconds (§3.1.3.2.2).
+   *
+   * @default {0}
+   */
   delayIntervalSeconds?: number;
   /** Will properties other than the delay. */
   properties?: Omit<WillProperties, "willDelayInterval">;
@@ -69,13 +120,20 @@ export interface WillOptions {
 export interface Authenticator {
   /** The Authentication Method sent in CONNECT and AUTH. */
   readonly method: string;
-  /** The initial Authentication Data (CONNECT, or AUTH 0x19 when re-authenticating). */
+  /**
+   * The initial Authentication Data (CONNECT, or AUTH 0x19 when re-authenticating).
+   *
+   * @returns The data to send, or `undefined` for none.
+   */
   begin(): Uint8Array | undefined | Promise<Uint8Array | undefined>;
   /**
    * The response to the broker's Authentication Data from AUTH 0x18. Also
    * called once at the end of each exchange with the final data of CONNACK /
    * AUTH 0x00 (`undefined` when there is none; the response is ignored), so an
    * authenticator can insist on verifying the server. Throw to abort.
+   *
+   * @param data The broker's Authentication Data, if any.
+   * @returns The Authentication Data to answer with, or `undefined` for none.
    */
   continue(data: Uint8Array | undefined): Uint8Array | undefined | Promise<Uint8Array | undefined>;
 }
@@ -83,7 +141,7 @@ export interface Authenticator {
 /**
  * The CONNECT fields `connectPacketBuilder` may change before each attempt.
  *
- * @example
+ * @example Usage
  * ```ts
  * import type { ConnectOptions } from "@mqttv5/client";
  * const rotate = (c: ConnectOptions) => {
@@ -106,11 +164,38 @@ export interface ConnectOptions {
   userProperties: UserProperty[];
 }
 
-/** Behaviour of a full subscription buffer. */
+/**
+ * Behaviour of a full subscription buffer.
+ *
+ * @example Keep the newest messages
+ * ```ts
+ * import type { DropPolicy } from "@mqttv5/client";
+ *
+ * const dropPolicy: DropPolicy = "drop-oldest";
+ * ```
+ */
 export type DropPolicy = "drop-newest" | "drop-oldest";
-/** Behaviour of QoS 0 `publish()` when the write queue is full. */
+/**
+ * Behaviour of QoS 0 `publish()` when the write queue is full.
+ *
+ * @example Drop QoS 0 publishes instead of waiting
+ * ```ts
+ * import type { WriteOverflowPolicy } from "@mqttv5/client";
+ *
+ * const writeOverflowPolicy: WriteOverflowPolicy = "drop-newest";
+ * ```
+ */
 export type WriteOverflowPolicy = "block" | "drop-newest";
-/** When QoS 0 `publish()` resolves. */
+/**
+ * When QoS 0 `publish()` resolves.
+ *
+ * @example Wait for QoS 0 publishes to reach the socket
+ * ```ts
+ * import type { PublishMode } from "@mqttv5/client";
+ *
+ * const publishMode: PublishMode = "wait-for-flush";
+ * ```
+ */
 export type PublishMode = "fire-and-forget" | "wait-for-flush";
 
 /**
@@ -136,49 +221,125 @@ export interface ClientOptions {
   broker?: string;
   /** Broker URLs, tried in order. */
   brokers?: string[];
-  /** Client identifier; empty asks the broker to assign one. @default {""} */
+  /**
+   * Client identifier; empty asks the broker to assign one.
+   *
+   * @default {""}
+   */
   clientId?: string;
   /** User name. */
   username?: string;
   /** Password; a string is encoded as UTF-8. */
   password?: string | Uint8Array;
-  /** Keep alive in seconds, 0 turns it off. @default {30} */
+  /**
+   * Keep alive in seconds, 0 turns it off.
+   *
+   * @default {30}
+   */
   keepAliveSeconds?: number;
-  /** Clean Start on the first CONNECT. @default {true} */
+  /**
+   * Clean Start on the first CONNECT.
+   *
+   * @default {true}
+   */
   cleanStart?: boolean;
-  /** Session Expiry Interval in seconds. @default {300} */
+  /**
+   * Session Expiry Interval in seconds.
+   *
+   * @default {300}
+   */
   sessionExpirySeconds?: number;
-  /** How many inbound QoS 1/2 publishes may be unacknowledged at once (advertised and enforced). @default {65535} */
+  /**
+   * How many inbound QoS 1/2 publishes may be unacknowledged at once (advertised and enforced).
+   *
+   * @default {65535}
+   */
   receiveMaximum?: number;
-  /** Largest packet accepted from the broker, in bytes (advertised and enforced). @default {no limit} */
+  /**
+   * Largest packet accepted from the broker, in bytes (advertised and enforced).
+   *
+   * @default {no limit}
+   */
   maximumPacketSize?: number;
-  /** Highest inbound topic alias accepted. @default {0} */
+  /**
+   * Highest inbound topic alias accepted.
+   *
+   * @default {0}
+   */
   inboundTopicAliasMaximum?: number;
-  /** Ask for Response Information in CONNACK. @default {false} */
+  /**
+   * Ask for Response Information in CONNACK.
+   *
+   * @default {false}
+   */
   requestResponseInformation?: boolean;
-  /** Allow reason strings and user properties on failures. @default {true} */
+  /**
+   * Allow reason strings and user properties on failures.
+   *
+   * @default {true}
+   */
   requestProblemInformation?: boolean;
-  /** CONNECT user properties. */
+  /**
+   * CONNECT user properties.
+   *
+   * @default {[]}
+   */
   connectUserProperties?: UserProperty[];
-  /** Bound on dial + CONNECT/CONNACK. @default {10000} */
+  /**
+   * Bound on dial + CONNECT/CONNACK.
+   *
+   * @default {10000}
+   */
   connectTimeoutMs?: number;
-  /** Budget for a PINGRESP after a PINGREQ. @default {10000} */
+  /**
+   * Budget for a PINGRESP after a PINGREQ.
+   *
+   * @default {10000}
+   */
   pingTimeoutMs?: number;
-  /** Bound on flushing the DISCONNECT in `disconnect()`. @default {500} */
+  /**
+   * Bound on flushing the DISCONNECT in `disconnect()`.
+   *
+   * @default {500}
+   */
   disconnectFlushTimeoutMs?: number;
-  /** Packets the writer holds before QoS 0 publishes block or drop. @default {256} */
+  /**
+   * Packets the writer holds before QoS 0 publishes block or drop.
+   *
+   * @default {256}
+   */
   writeQueueSize?: number;
-  /** What a QoS 0 publish does on a full write queue. @default {"block"} */
+  /**
+   * What a QoS 0 publish does on a full write queue.
+   *
+   * @default {"block"}
+   */
   writeOverflowPolicy?: WriteOverflowPolicy;
-  /** Most packets coalesced into one socket write; 0 = as many as fit in 64 KiB. @default {0} */
+  /**
+   * Most packets coalesced into one socket write; 0 = as many as fit in 64 KiB.
+   *
+   * @default {0}
+   */
   writeBatch?: number;
   /** Will message. */
   will?: WillOptions;
-  /** Default `maxQueueSize` of `subscribeQueue()`; 0 = unbounded. @default {0} */
+  /**
+   * Default `maxQueueSize` of `subscribeQueue()`; 0 = unbounded.
+   *
+   * @default {0}
+   */
   maxSubscribeQueueSize?: number;
-  /** Default drop policy of subscriptions. @default {"drop-newest"} */
+  /**
+   * Default drop policy of subscriptions.
+   *
+   * @default {"drop-newest"}
+   */
   dropPolicy?: DropPolicy;
-  /** QoS 0 publish completion. @default {"fire-and-forget"} */
+  /**
+   * QoS 0 publish completion.
+   *
+   * @default {"fire-and-forget"}
+   */
   publishMode?: PublishMode;
   /** Called after each successful CONNACK. Must not block. */
   onConnectionUp?: (connack: ConnackInfo) => void;
@@ -192,17 +353,33 @@ export interface ClientOptions {
    * followed with `setBrokers()`. Must not block.
    */
   onServerDisconnect?: (disconnect: DisconnectPacket) => void;
-  /** Keep counters for `stats()`. @default {false} */
+  /**
+   * Keep counters for `stats()`.
+   *
+   * @default {false}
+   */
   stats?: boolean;
-  /** Logger. @default {none} */
+  /**
+   * Logger.
+   *
+   * @default {none}
+   */
   logger?: Logger;
   /** TLS settings for TLS schemes. */
   tls?: TlsOptions;
   /** Replaces the built-in transport (and its URL scheme check). */
   dial?: DialFunc;
-  /** Delay before each reconnect attempt. @default {exponentialBackoff(1000, 30000, 200)} */
+  /**
+   * Delay before each reconnect attempt.
+   *
+   * @default {exponentialBackoff(1000, 30000, 200)}
+   */
   reconnectBackoff?: Backoff;
-  /** Clean Start on CONNECTs after the first. @default {false} */
+  /**
+   * Clean Start on CONNECTs after the first.
+   *
+   * @default {false}
+   */
   cleanStartOnReconnect?: boolean;
   /** Called before each reconnect dial; `attempt` starts at 1. Must not block. */
   onReconnectAttempt?: (attempt: number, url: string) => void;
@@ -210,9 +387,17 @@ export interface ClientOptions {
   authenticator?: Authenticator;
   /** Changes the CONNECT before each attempt (token rotation); a throw fails that attempt. */
   connectPacketBuilder?: (connect: ConnectOptions, signal: AbortSignal) => void | Promise<void>;
-  /** Where in-flight QoS 1/2 state is kept. @default {in memory} */
+  /**
+   * Where in-flight QoS 1/2 state is kept.
+   *
+   * @default {in memory}
+   */
   store?: SessionStore;
-  /** Publish-only connections beside the main one. @default {none} */
+  /**
+   * Publish-only connections beside the main one.
+   *
+   * @default {none}
+   */
   publisherPool?: PublisherPoolOptions;
 }
 

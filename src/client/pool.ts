@@ -8,7 +8,16 @@
 import type { PublishOptions, PublishResult } from "./types.ts";
 import { fnv1a32 } from "./_fnv.ts";
 
-/** How the pool picks the member for a publish. */
+/**
+ * How the pool picks the member for a publish.
+ *
+ * @example Route by topic
+ * ```ts
+ * import type { PoolRoutingPolicy } from "@mqttv5/client";
+ *
+ * const routing: PoolRoutingPolicy = "hash-by-topic";
+ * ```
+ */
 export type PoolRoutingPolicy = "round-robin" | "hash-by-topic";
 
 /**
@@ -26,9 +35,20 @@ export type PoolRoutingPolicy = "round-robin" | "hash-by-topic";
 export interface PublisherPoolOptions {
   /** Number of publish-only connections; 0 or 1 turns the pool off. */
   size: number;
-  /** Member choice. @default {"round-robin"} */
+  /**
+   * Member choice. `"hash-by-topic"` keeps each topic on one member, so per-topic
+   * order holds while the pool is healthy; when that member is down its topics
+   * move to the next healthy member (or the main connection), and messages of one
+   * topic sent around that moment may arrive out of order.
+   *
+   * @default {"round-robin"}
+   */
   routing?: PoolRoutingPolicy;
-  /** Client identifier of member `index` (1-based). @default {`${parent}-pub-${index}`} */
+  /**
+   * Client identifier of member `index` (1-based).
+   *
+   * @default {`${parent}-pub-${index}`}
+   */
   clientId?: (parent: string, index: number) => string;
 }
 

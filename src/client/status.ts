@@ -48,6 +48,18 @@ const CAPACITY = 256;
  * One reader's view of the status events: a bounded ring. A slow reader never
  * blocks the client: when full, the oldest event is dropped and counted in
  * {@linkcode StatusStream.dropped}. The stream ends after `closed`.
+ *
+ * @example Follow connection events
+ * ```ts
+ * import type { Client } from "@mqttv5/client";
+ *
+ * async function watch(client: Client) {
+ *   for await (const event of client.status()) {
+ *     console.log(event.type);
+ *     if (event.type === "closed") break;
+ *   }
+ * }
+ * ```
  */
 export class StatusStream implements AsyncIterable<StatusEvent> {
   #ring: (StatusEvent | undefined)[] = new Array(CAPACITY);

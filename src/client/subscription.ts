@@ -16,7 +16,7 @@ let nextToken = 1;
 /**
  * Identifies one subscription, for `Client.unsubscribe()`.
  *
- * @example
+ * @example Usage
  * ```ts
  * import type { Client, SubscriptionToken } from "@mqttv5/client";
  *
@@ -43,7 +43,7 @@ export class SubscriptionToken {
  * `disconnect()`, or when a `for await` loop over it exits early (which also
  * unsubscribes).
  *
- * @example
+ * @example Usage
  * ```ts
  * import type { Subscription } from "@mqttv5/client";
  *
@@ -70,7 +70,7 @@ export interface Subscription extends AsyncIterable<Message>, AsyncDisposable {
 /**
  * A subscription whose messages land in a {@linkcode Queue}.
  *
- * @example
+ * @example Usage
  * ```ts
  * import type { QueueSubscription } from "@mqttv5/client";
  *
@@ -88,22 +88,38 @@ export interface QueueSubscription extends Subscription {
 /**
  * Options of `subscribe()`, `subscribeQueue()` and `subscribeCallback()`.
  *
- * @example
+ * @example Usage
  * ```ts
  * import type { SubscribeOptions } from "@mqttv5/client";
  * const opts: SubscribeOptions = { buffer: 256, onDrop: (m) => console.warn("dropped", m.topic) };
  * ```
  */
 export interface SubscribeOptions {
-  /** `subscribe()`: messages buffered for the iterator. @default {64} */
+  /**
+   * `subscribe()`: messages buffered for the iterator.
+   *
+   * @default {64}
+   */
   buffer?: number;
-  /** `subscribeQueue()`: queue bound, 0 = unbounded. @default {ClientOptions.maxSubscribeQueueSize} */
+  /**
+   * `subscribeQueue()`: queue bound, 0 = unbounded.
+   *
+   * @default {ClientOptions.maxSubscribeQueueSize}
+   */
   maxQueueSize?: number;
-  /** What a full buffer drops; `subscribe()` supports only `"drop-newest"`. @default {ClientOptions.dropPolicy} */
+  /**
+   * What a full buffer drops; `subscribe()` supports only `"drop-newest"`.
+   *
+   * @default {ClientOptions.dropPolicy}
+   */
   dropPolicy?: DropPolicy;
   /** Observes each dropped message (already acked; do not keep its payload). */
   onDrop?: (message: Message) => void;
-  /** Ack on dispatch and deliver a detached copy. @default {false} */
+  /**
+   * Ack on dispatch and deliver a detached copy.
+   *
+   * @default {false}
+   */
   autoAck?: boolean;
   /** Aborts the wait for SUBACK. */
   signal?: AbortSignal;

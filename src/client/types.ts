@@ -10,7 +10,7 @@ import type { AckProperties, PublishProperties, QoS, UserProperty } from "../wir
  * What the broker said in CONNACK, with the specification's defaults filled in
  * for absent properties.
  *
- * @example
+ * @example Usage
  * ```ts
  * import type { ConnackInfo } from "@mqttv5/client";
  * const canRetain = (c: ConnackInfo) => c.retainAvailable;
@@ -27,21 +27,49 @@ export interface ConnackInfo {
   serverKeepAlive?: number;
   /** Session Expiry Interval the broker uses, in seconds. */
   sessionExpiryInterval?: number;
-  /** QoS 1/2 publishes the broker accepts at once. @default {65535} */
+  /**
+   * QoS 1/2 publishes the broker accepts at once.
+   *
+   * @default {65535}
+   */
   receiveMaximum: number;
-  /** Highest QoS the broker supports. @default {2} */
+  /**
+   * Highest QoS the broker supports.
+   *
+   * @default {2}
+   */
   maximumQoS: QoS;
-  /** Whether retained messages are supported. @default {true} */
+  /**
+   * Whether retained messages are supported.
+   *
+   * @default {true}
+   */
   retainAvailable: boolean;
   /** Largest packet the broker accepts, if it set one. */
   maximumPacketSize?: number;
-  /** Highest topic alias the broker accepts from us. @default {0} */
+  /**
+   * Highest topic alias the broker accepts from us.
+   *
+   * @default {0}
+   */
   topicAliasMaximum: number;
-  /** Whether wildcard subscriptions are supported. @default {true} */
+  /**
+   * Whether wildcard subscriptions are supported.
+   *
+   * @default {true}
+   */
   wildcardSubscriptionAvailable: boolean;
-  /** Whether subscription identifiers are supported. @default {true} */
+  /**
+   * Whether subscription identifiers are supported.
+   *
+   * @default {true}
+   */
   subscriptionIdentifiersAvailable: boolean;
-  /** Whether shared subscriptions are supported. @default {true} */
+  /**
+   * Whether shared subscriptions are supported.
+   *
+   * @default {true}
+   */
   sharedSubscriptionAvailable: boolean;
   /** Response Information, if requested and given. */
   responseInformation?: string;
@@ -56,7 +84,7 @@ export interface ConnackInfo {
 /**
  * Options of `disconnect()`: the DISCONNECT the client sends.
  *
- * @example
+ * @example Usage
  * ```ts
  * import type { DisconnectOptions } from "@mqttv5/client";
  * // Reason 0x04: the broker publishes the will anyway.
@@ -64,7 +92,11 @@ export interface ConnackInfo {
  * ```
  */
 export interface DisconnectOptions {
-  /** Disconnect reason code. @default {0} */
+  /**
+   * Disconnect reason code.
+   *
+   * @default {0}
+   */
   reasonCode?: number;
   /** Human-readable reason. */
   reasonString?: string;
@@ -77,7 +109,7 @@ export interface DisconnectOptions {
 /**
  * A message to publish.
  *
- * @example
+ * @example Usage
  * ```ts
  * import type { PublishOptions } from "@mqttv5/client";
  * const m: PublishOptions = { topic: "events/a", payload: "hello", qos: 1 };
@@ -86,11 +118,23 @@ export interface DisconnectOptions {
 export interface PublishOptions {
   /** Topic name (no wildcards). */
   topic: string;
-  /** Payload; a string is encoded as UTF-8. @default {empty} */
+  /**
+   * Payload; a string is encoded as UTF-8.
+   *
+   * @default {empty}
+   */
   payload?: Uint8Array | string;
-  /** QoS. @default {0} */
+  /**
+   * QoS.
+   *
+   * @default {0}
+   */
   qos?: QoS;
-  /** Retain flag. @default {false} */
+  /**
+   * Retain flag.
+   *
+   * @default {false}
+   */
   retain?: boolean;
   /** PUBLISH properties (`subscriptionIdentifiers` is inbound only). */
   properties?: PublishProperties;
@@ -100,7 +144,7 @@ export interface PublishOptions {
  * The outcome of a publish: the broker's reason code (0 for QoS 0) and ack
  * properties.
  *
- * @example
+ * @example Usage
  * ```ts
  * import type { PublishResult } from "@mqttv5/client";
  * const noSubscribers = (r: PublishResult) => r.reasonCode === 0x10;
@@ -116,7 +160,7 @@ export interface PublishResult {
 /**
  * One topic filter with its subscription options.
  *
- * @example
+ * @example Usage
  * ```ts
  * import type { TopicFilter } from "@mqttv5/client";
  * const f: TopicFilter = { topic: "events/#", qos: 1, noLocal: true };
@@ -125,24 +169,49 @@ export interface PublishResult {
 export interface TopicFilter {
   /** Topic filter; wildcards and `$share/{group}/{filter}` allowed. */
   topic: string;
-  /** Maximum QoS. @default {0} */
+  /**
+   * Maximum QoS.
+   *
+   * @default {0}
+   */
   qos?: QoS;
-  /** Do not receive our own publishes. @default {false} */
+  /**
+   * Do not receive our own publishes.
+   *
+   * @default {false}
+   */
   noLocal?: boolean;
-  /** Keep the RETAIN flag as published. @default {false} */
+  /**
+   * Keep the RETAIN flag as published.
+   *
+   * @default {false}
+   */
   retainAsPublished?: boolean;
-  /** 0: retained at subscribe, 1: only for a new subscription, 2: never. @default {0} */
+  /**
+   * 0: retained at subscribe, 1: only for a new subscription, 2: never.
+   *
+   * @default {0}
+   */
   retainHandling?: 0 | 1 | 2;
 }
 
-/** A topic filter, or a string meaning `{ topic, qos: 0 }`. */
+/**
+ * A topic filter, or a string meaning `{ topic, qos: 0 }`.
+ *
+ * @example Strings and filters mixed
+ * ```ts
+ * import type { TopicFilterInput } from "@mqttv5/client";
+ *
+ * const filters: TopicFilterInput[] = ["sensors/#", { topic: "alerts/+", qos: 2 }];
+ * ```
+ */
 export type TopicFilterInput = string | TopicFilter;
 
 /**
  * Client counters returned by `stats()`. All zero unless the client was
  * created with `stats: true`.
  *
- * @example
+ * @example Usage
  * ```ts
  * import type { Stats } from "@mqttv5/client";
  * const lossy = (s: Stats) => s.inboundDropped > 0;

@@ -29,11 +29,32 @@ import type { Codec } from "./typed.ts";
 
 export type { Codec } from "./typed.ts";
 
-/** Options of {@linkcode jsonCodec}. */
+/**
+ * Options of {@linkcode jsonCodec}.
+ *
+ * @example Revive dates
+ * ```ts
+ * import { jsonCodec, type JsonCodecOptions } from "@mqttv5/client/codec/json";
+ *
+ * const options: JsonCodecOptions = {
+ *   reviver: (key, value) => key === "at" ? new Date(value as string) : value,
+ * };
+ * const codec = jsonCodec<{ at: Date }>(options);
+ * console.log(codec.decode(codec.encode({ at: new Date(0) })).at instanceof Date); // true
+ * ```
+ */
 export interface JsonCodecOptions {
-  /** Passed to `JSON.stringify` (for example to encode `Date`s or `Map`s your way). @default {none} */
+  /**
+   * Passed to `JSON.stringify` (for example to encode `Date`s or `Map`s your way).
+   *
+   * @default {none}
+   */
   replacer?: (this: unknown, key: string, value: unknown) => unknown;
-  /** Passed to `JSON.parse` (for example to revive `Date`s). @default {none} */
+  /**
+   * Passed to `JSON.parse` (for example to revive `Date`s).
+   *
+   * @default {none}
+   */
   reviver?: (this: unknown, key: string, value: unknown) => unknown;
 }
 
@@ -49,7 +70,7 @@ export interface JsonCodecOptions {
  * @param options A `replacer` and a `reviver`.
  * @returns The codec.
  *
- * @example
+ * @example Usage
  * ```ts
  * import { jsonCodec } from "@mqttv5/client/codec/json";
  *

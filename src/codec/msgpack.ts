@@ -38,28 +38,60 @@ export type { Codec } from "./typed.ts";
 /**
  * Encoder settings, passed to `@msgpack/msgpack`'s `Encoder`.
  *
- * @example
+ * @example Usage
  * ```ts
  * import type { MsgpackEncodeOptions } from "@mqttv5/client/codec/msgpack";
  * const canonical: MsgpackEncodeOptions = { sortKeys: true, ignoreUndefined: true };
  * ```
  */
 export interface MsgpackEncodeOptions {
-  /** Sort object keys, for a canonical encoding. @default {false} */
+  /**
+   * Sort object keys, for a canonical encoding.
+   *
+   * @default {false}
+   */
   sortKeys?: boolean;
-  /** Leave out object properties whose value is `undefined`, as `JSON.stringify` does. @default {false} */
+  /**
+   * Leave out object properties whose value is `undefined`, as `JSON.stringify` does.
+   *
+   * @default {false}
+   */
   ignoreUndefined?: boolean;
-  /** Encode `bigint` as int64 / uint64. @default {false} */
+  /**
+   * Encode `bigint` as int64 / uint64.
+   *
+   * @default {false}
+   */
   useBigInt64?: boolean;
-  /** Encode non-integer numbers as float32. @default {false} */
+  /**
+   * Encode non-integer numbers as float32.
+   *
+   * @default {false}
+   */
   forceFloat32?: boolean;
-  /** Encode integers as floats too. @default {false} */
+  /**
+   * Encode integers as floats too.
+   *
+   * @default {false}
+   */
   forceIntegerToFloat?: boolean;
-  /** Deepest nesting of arrays and objects. @default {100} */
+  /**
+   * Deepest nesting of arrays and objects.
+   *
+   * @default {100}
+   */
   maxDepth?: number;
-  /** Initial size of the encoder's buffer in bytes. @default {2048} */
+  /**
+   * Initial size of the encoder's buffer in bytes.
+   *
+   * @default {2048}
+   */
   initialBufferSize?: number;
-  /** An `ExtensionCodec` of `@msgpack/msgpack`, for your own extension types. @default {timestamps only} */
+  /**
+   * An `ExtensionCodec` of `@msgpack/msgpack`, for your own extension types.
+   *
+   * @default {timestamps only}
+   */
   extensionCodec?: object;
 }
 
@@ -67,36 +99,85 @@ export interface MsgpackEncodeOptions {
  * Decoder settings, passed to `@msgpack/msgpack`'s `Decoder`. The limits
  * bound what a hostile payload can make the decoder allocate.
  *
- * @example
+ * @example Usage
  * ```ts
  * import type { MsgpackDecodeOptions } from "@mqttv5/client/codec/msgpack";
  * const strict: MsgpackDecodeOptions = { maxStrLength: 4096, maxArrayLength: 1000 };
  * ```
  */
 export interface MsgpackDecodeOptions {
-  /** Decode int64 / uint64 as `bigint`. @default {false} */
+  /**
+   * Decode int64 / uint64 as `bigint`.
+   *
+   * @default {false}
+   */
   useBigInt64?: boolean;
-  /** Return strings as their raw bytes (`Uint8Array`) instead of decoding UTF-8. @default {false} */
+  /**
+   * Return strings as their raw bytes (`Uint8Array`) instead of decoding UTF-8.
+   *
+   * @default {false}
+   */
   rawStrings?: boolean;
-  /** Longest string in bytes. @default {4294967295} */
+  /**
+   * Longest string in bytes.
+   *
+   * @default {4294967295}
+   */
   maxStrLength?: number;
-  /** Longest binary value in bytes. @default {4294967295} */
+  /**
+   * Longest binary value in bytes.
+   *
+   * @default {4294967295}
+   */
   maxBinLength?: number;
-  /** Most elements in an array. @default {4294967295} */
+  /**
+   * Most elements in an array.
+   *
+   * @default {4294967295}
+   */
   maxArrayLength?: number;
-  /** Most entries in a map. @default {4294967295} */
+  /**
+   * Most entries in a map.
+   *
+   * @default {4294967295}
+   */
   maxMapLength?: number;
-  /** Longest extension value in bytes. @default {4294967295} */
+  /**
+   * Longest extension value in bytes.
+   *
+   * @default {4294967295}
+   */
   maxExtLength?: number;
-  /** An `ExtensionCodec` of `@msgpack/msgpack`, for your own extension types. @default {timestamps only} */
+  /**
+   * An `ExtensionCodec` of `@msgpack/msgpack`, for your own extension types.
+   *
+   * @default {timestamps only}
+   */
   extensionCodec?: object;
 }
 
-/** Options of {@linkcode msgpackCodec}. */
+/**
+ * Options of {@linkcode msgpackCodec}.
+ *
+ * @example Sort keys on encode
+ * ```ts
+ * import type { MsgpackCodecOptions } from "@mqttv5/client/codec/msgpack";
+ *
+ * const options: MsgpackCodecOptions = { encoder: { sortKeys: true } };
+ * ```
+ */
 export interface MsgpackCodecOptions {
-  /** Encoder settings. @default {the library's defaults} */
+  /**
+   * Encoder settings.
+   *
+   * @default {the library's defaults}
+   */
   encoder?: MsgpackEncodeOptions;
-  /** Decoder settings. @default {the library's defaults} */
+  /**
+   * Decoder settings.
+   *
+   * @default {the library's defaults}
+   */
   decoder?: MsgpackDecodeOptions;
 }
 

@@ -84,7 +84,7 @@ export interface Codec<T> {
  *
  * @typeParam T The value type.
  *
- * @example
+ * @example Usage
  * ```ts
  * import type { TypedMessage } from "@mqttv5/client";
  *
@@ -143,7 +143,7 @@ export class TypedMessage<T> extends Message {
  *
  * @typeParam T The value type.
  *
- * @example
+ * @example Usage
  * ```ts
  * import type { TypedSubscription } from "@mqttv5/client";
  *
@@ -171,7 +171,7 @@ export interface TypedSubscription<T> extends AsyncIterable<TypedMessage<T>>, As
  *
  * @typeParam T The value type.
  *
- * @example
+ * @example Usage
  * ```ts
  * import type { TypedQueueSubscription } from "@mqttv5/client";
  *
@@ -193,7 +193,16 @@ export interface TypedQueueSubscription<T> extends TypedSubscription<T> {
   readonly queue: Queue<TypedMessage<T>>;
 }
 
-/** Options of {@linkcode Typed}. */
+/**
+ * Options of {@linkcode Typed}.
+ *
+ * @example Options of Typed
+ * ```ts
+ * import type { TypedOptions } from "@mqttv5/client";
+ *
+ * const options: TypedOptions = {};
+ * ```
+ */
 export interface TypedOptions {
   /**
    * Where decode failures are reported (`warn`, with the topic and the

@@ -72,6 +72,13 @@ export type { GroupQueueSubscription, GroupSubscription } from "./group_subscrip
  * With `"round-robin"` and `"hash-by-topic"` a member that is not connected
  * passes the message on to the next one in member order (briefly reordering
  * that topic under `"hash-by-topic"`).
+ *
+ * @example Spread publishes over members
+ * ```ts
+ * import type { GroupPublishPolicy } from "@mqttv5/client";
+ *
+ * const publishPolicy: GroupPublishPolicy = "round-robin";
+ * ```
  */
 export type GroupPublishPolicy = "broadcast" | "round-robin" | "hash-by-topic";
 
@@ -81,7 +88,7 @@ const POLICIES: readonly GroupPublishPolicy[] = ["broadcast", "round-robin", "ha
  * One member of a {@linkcode ClientGroup}: becomes a full `Client` with its
  * own session, supervisor and CONNECT identity.
  *
- * @example
+ * @example Usage
  * ```ts
  * import type { GroupMember } from "@mqttv5/client";
  *
@@ -114,7 +121,7 @@ export interface GroupMember {
 /**
  * Options of {@linkcode ClientGroup}.
  *
- * @example
+ * @example Usage
  * ```ts
  * import type { ClientGroupOptions } from "@mqttv5/client";
  *
@@ -130,7 +137,11 @@ export interface ClientGroupOptions {
    * `options` (which win). `broker` and `brokers` here are ignored.
    */
   shared?: Partial<ClientOptions>;
-  /** How `publish()` dispatches. @default {"broadcast"} */
+  /**
+   * How `publish()` dispatches.
+   *
+   * @default {"broadcast"}
+   */
   publishPolicy?: GroupPublishPolicy;
   /**
    * Run `connect()`, `disconnect()`, `subscribe()` and unsubscribes one
@@ -141,7 +152,16 @@ export interface ClientGroupOptions {
   sequentialLifecycle?: boolean;
 }
 
-/** What {@linkcode ClientGroup.publish} did, member by member. */
+/**
+ * What {@linkcode ClientGroup.publish} did, member by member.
+ *
+ * @example Count the members that took a publish
+ * ```ts
+ * import type { GroupPublishResult } from "@mqttv5/client";
+ *
+ * const delivered = (r: GroupPublishResult): number => r.results.size;
+ * ```
+ */
 export interface GroupPublishResult {
   /** The members that took the message, with their broker's answer. */
   results: Map<string, PublishResult>;

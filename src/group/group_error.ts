@@ -5,7 +5,16 @@
  * @module
  */
 
-/** The `ClientGroup` operations that can fail member by member. */
+/**
+ * The `ClientGroup` operations that can fail member by member.
+ *
+ * @example Branch on the failed operation
+ * ```ts
+ * import type { GroupOperation } from "@mqttv5/client";
+ *
+ * const retryable = (op: GroupOperation) => op === "publish" || op === "connect";
+ * ```
+ */
 export type GroupOperation = "connect" | "disconnect" | "publish" | "subscribe" | "unsubscribe";
 
 function describe(err: unknown): string {

@@ -58,7 +58,7 @@ export interface GroupSubscription extends AsyncIterable<Message>, AsyncDisposab
  * A {@linkcode GroupSubscription} whose messages land in one
  * {@linkcode Queue}.
  *
- * @example
+ * @example Usage
  * ```ts
  * import type { GroupQueueSubscription } from "@mqttv5/client";
  *

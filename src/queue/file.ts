@@ -129,7 +129,16 @@ export interface QueueRecovery {
   preservedAs?: string;
 }
 
-/** Options of {@linkcode FilePublisherQueue.open}. */
+/**
+ * Options of {@linkcode FilePublisherQueue.open}.
+ *
+ * @example Keep more segments cached
+ * ```ts
+ * import type { FilePublisherQueueOptions } from "@mqttv5/client/queue/file";
+ *
+ * const options: FilePublisherQueueOptions = { cacheSegments: 8 };
+ * ```
+ */
 export interface FilePublisherQueueOptions {
   /**
    * Sync every batch of records to the device before the calls that wrote
@@ -158,6 +167,8 @@ export interface FilePublisherQueueOptions {
   /**
    * The file-system layer. Defaults to the runtime's (`Deno.*` under Deno,
    * `node:fs/promises` under Node and Bun); tests pass an instrumented one.
+   *
+   * @default {the runtime's file system}
    */
   fs?: StoreFs;
 }
@@ -572,7 +583,7 @@ export class FilePublisherQueue implements PublisherQueue, AsyncDisposable {
    * another queue in this process) holds the directory, or on an I/O error.
    * @throws {RangeError} When an option is out of range.
    *
-   * @example
+   * @example Usage
    * ```ts
    * import { FilePublisherQueue } from "@mqttv5/client/queue/file";
    *
@@ -743,7 +754,7 @@ export class FilePublisherQueue implements PublisherQueue, AsyncDisposable {
    * `store-failed` when a write fails (or an earlier one did).
    * @throws {TypeError} (as a rejection) For an entry that cannot be encoded.
    *
-   * @example
+   * @example Usage
    * ```ts
    * import { FilePublisherQueue } from "@mqttv5/client/queue/file";
    *

@@ -61,6 +61,15 @@ const MARKER = "mqttv5-queue-entry";
  * back the deletion of the flow from the inner store until it settles: a
  * `QueuePublisher` returns the removal of the entry from its queue, so that a
  * crash can never leave the entry queued with its flow forgotten.
+ *
+ * @example Log completed exchanges
+ * ```ts
+ * import type { LinkListener } from "@mqttv5/client";
+ *
+ * const onLink: LinkListener = (entryId, completed) => {
+ *   console.log(entryId, completed ? "completed" : "still in the session");
+ * };
+ * ```
  */
 export type LinkListener = (entryId: string, completed: boolean) => void | Promise<void>;
 

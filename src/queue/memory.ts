@@ -4,7 +4,7 @@
  * delivery across restarts use `FilePublisherQueue` from
  * `@mqttv5/client/queue/file`.
  *
- * @example
+ * @example Usage
  * ```ts
  * import { MemoryPublisherQueue } from "@mqttv5/client";
  *

@@ -75,7 +75,7 @@ export type { LinkedSessionStore, LinkListener } from "./linked_store.ts";
  * but may use it as a `Map` key, so a backend must return the same primitive
  * (or the same object) for the same entry for as long as the queue is open.
  *
- * @example
+ * @example Usage
  * ```ts
  * import { MemoryPublisherQueue, type QueueToken } from "@mqttv5/client";
  *
@@ -92,7 +92,7 @@ export type QueueToken = unknown;
  * One durable publish between `QueuePublisher.publish` (enqueue) and the
  * broker's PUBACK / PUBCOMP (ack).
  *
- * @example
+ * @example Usage
  * ```ts
  * import type { QueueEntry } from "@mqttv5/client";
  *
@@ -120,7 +120,7 @@ export interface QueueEntry {
  * What {@linkcode PublisherQueue.peekBatch} returns: the oldest entries and
  * their tokens, as parallel arrays.
  *
- * @example
+ * @example Usage
  * ```ts
  * import { MemoryPublisherQueue, type QueueBatch } from "@mqttv5/client";
  *
@@ -139,7 +139,7 @@ export interface QueueBatch {
 /**
  * The options every {@linkcode PublisherQueue} operation takes last.
  *
- * @example
+ * @example Usage
  * ```ts
  * import { MemoryPublisherQueue, type QueueCallOptions } from "@mqttv5/client";
  *
@@ -193,6 +193,9 @@ export interface PublisherQueue {
    * Stores `entry` at the tail. Resolves once it is stored as durably as the
    * backend can (a file queue: on disk, synced).
    *
+   * @param entry The entry to store.
+   * @param options Cancellation.
+   * @returns A promise that resolves once the entry is stored.
    * @throws {MqttError} `queue-closed` after {@linkcode PublisherQueue.close}.
    */
   enqueue(entry: QueueEntry, options?: QueueCallOptions): Promise<void>;
@@ -200,24 +203,41 @@ export interface PublisherQueue {
    * Returns up to `n` of the oldest entries without removing them, with the
    * tokens that {@linkcode PublisherQueue.ack} takes. An empty batch means
    * the queue is empty right now.
+   *
+   * @param n The most entries to return.
+   * @param options Cancellation.
+   * @returns The oldest entries and their tokens.
    */
   peekBatch(n: number, options?: QueueCallOptions): Promise<QueueBatch>;
   /**
    * Removes the entry a token names, durably. Acknowledging an unknown token
    * (an entry already removed) does nothing.
+   *
+   * @param token A token from {@linkcode PublisherQueue.peekBatch}.
+   * @param options Cancellation.
+   * @returns A promise that resolves once the entry is removed.
    */
   ack(token: QueueToken, options?: QueueCallOptions): Promise<void>;
   /**
    * Removes the oldest entry and returns it (`undefined` when empty).
    *
+   * @param options Cancellation.
+   * @returns The removed entry, or `undefined` when the queue was empty.
    * @throws {MqttError} `eviction-not-supported` from a backend that cannot evict.
    */
   evictHead(options?: QueueCallOptions): Promise<QueueEntry | undefined>;
-  /** The number of stored entries. */
+  /**
+   * The number of stored entries.
+   *
+   * @param options Cancellation.
+   * @returns The number of entries.
+   */
   len(options?: QueueCallOptions): Promise<number>;
   /**
    * Releases the backend's resources once pending writes are done. Later
    * calls reject with `MqttError` code `queue-closed`. Idempotent.
+   *
+   * @returns A promise that resolves once the backend is closed.
    */
   close(): Promise<void>;
 }
@@ -226,7 +246,7 @@ export interface PublisherQueue {
  * The part of a client that a {@linkcode QueuePublisher} uses. `Client`
  * satisfies it; tests may pass a stand-in.
  *
- * @example
+ * @example Usage
  * ```ts
  * import type { Client, QueueClient } from "@mqttv5/client";
  *
@@ -234,18 +254,28 @@ export interface PublisherQueue {
  * ```
  */
 export interface QueueClient {
-  /** Publishes one message; QoS 1/2 resolve on PUBACK / PUBCOMP. */
+  /**
+   * Publishes one message; QoS 1/2 resolve on PUBACK / PUBCOMP.
+   *
+   * @param message The message.
+   * @param options Cancellation.
+   * @returns The outcome of the publish.
+   */
   publish(message: PublishOptions, options?: { signal?: AbortSignal }): Promise<PublishResult>;
   /** Whether a connection is up: the drain sends only then. */
   readonly connected: boolean;
-  /** Lifecycle events; a `"connected"` event wakes the drain at once. */
+  /**
+   * Lifecycle events; a `"connected"` event wakes the drain at once.
+   *
+   * @returns An async iterable of status events.
+   */
   status?(): AsyncIterable<{ type: string }>;
 }
 
 /**
  * Options of {@linkcode QueuePublisher}. Every field is optional.
  *
- * @example
+ * @example Usage
  * ```ts
  * import type { QueuePublisherOptions } from "@mqttv5/client";
  *
@@ -333,7 +363,7 @@ export interface QueuePublisherOptions {
 /**
  * Counters of a {@linkcode QueuePublisher}, from {@linkcode QueuePublisher.stats}.
  *
- * @example
+ * @example Usage
  * ```ts
  * import type { QueuePublisherStats } from "@mqttv5/client";
  *
@@ -616,7 +646,7 @@ export class QueuePublisher implements AsyncDisposable {
    * @throws {TypeError} (as a rejection) For a topic that is not a valid topic
    * name, a field that cannot be encoded, or `subscriptionIdentifiers`.
    *
-   * @example
+   * @example Usage
    * ```ts ignore
    * await publisher.publish({ topic: "orders/42", payload: JSON.stringify(order), qos: 2 }, {
    *   signal: AbortSignal.timeout(1000),
@@ -649,7 +679,7 @@ export class QueuePublisher implements AsyncDisposable {
    * @throws {unknown} (as a rejection) `signal.reason` when the signal aborted
    * the wait (the publisher and its queue are closed all the same).
    *
-   * @example
+   * @example Usage
    * ```ts ignore
    * await publisher.close({ signal: AbortSignal.timeout(5000) });
    * ```

@@ -13,7 +13,28 @@
 
 import type { PublishPacket } from "../wire/types.ts";
 
-/** One outbound QoS 1/2 flow as a store keeps it. */
+/**
+ * One outbound QoS 1/2 flow as a store keeps it.
+ *
+ * @example Inspect stored flows
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { MemorySessionStore, PacketType, type StoredOutbound } from "@mqttv5/client";
+ *
+ * const store = new MemorySessionStore();
+ * store.putOutbound(1, {
+ *   type: PacketType.Publish,
+ *   topic: "a",
+ *   payload: new Uint8Array(),
+ *   qos: 1,
+ *   retain: false,
+ *   dup: false,
+ *   packetId: 1,
+ * });
+ * const [flow]: StoredOutbound[] = store.load().outbound;
+ * assert.equal(flow.stage, "publish");
+ * ```
+ */
 export interface StoredOutbound {
   /** The packet identifier of the flow. */
   packetId: number;
@@ -23,7 +44,20 @@ export interface StoredOutbound {
   packet: PublishPacket;
 }
 
-/** Everything a store holds, as {@linkcode SessionStore.load} returns it. */
+/**
+ * Everything a store holds, as {@linkcode SessionStore.load} returns it.
+ *
+ * @example Load a session
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { MemorySessionStore, type StoredSession } from "@mqttv5/client";
+ *
+ * const store = new MemorySessionStore();
+ * store.putInbound(9);
+ * const session: StoredSession = store.load();
+ * assert.deepEqual(session.inbound, [9]);
+ * ```
+ */
 export interface StoredSession {
   /** Outbound flows in the order they were first stored. */
   outbound: StoredOutbound[];
@@ -56,17 +90,42 @@ export interface StoredSession {
  * ```
  */
 export interface SessionStore {
-  /** Reads the stored session (at `connect()`, before the first CONNECT). */
+  /**
+   * Reads the stored session (at `connect()`, before the first CONNECT).
+   *
+   * @returns The stored outbound flows and inbound identifiers.
+   */
   load(): StoredSession | Promise<StoredSession>;
-  /** Records an outbound QoS 1/2 PUBLISH before it is first written. */
+  /**
+   * Records an outbound QoS 1/2 PUBLISH before it is first written.
+   *
+   * @param packetId The packet identifier of the flow.
+   * @param packet The PUBLISH, with its payload.
+   */
   putOutbound(packetId: number, packet: PublishPacket): void | Promise<void>;
-  /** Moves a flow to the PUBREL stage (PUBREC received) before PUBREL is written. */
+  /**
+   * Moves a flow to the PUBREL stage (PUBREC received) before PUBREL is written.
+   *
+   * @param packetId The packet identifier of the flow.
+   */
   releaseOutbound(packetId: number): void | Promise<void>;
-  /** Forgets a finished flow (PUBACK, PUBCOMP, or a refusal). */
+  /**
+   * Forgets a finished flow (PUBACK, PUBCOMP, or a refusal).
+   *
+   * @param packetId The packet identifier of the flow.
+   */
   deleteOutbound(packetId: number): void | Promise<void>;
-  /** Records an inbound QoS 2 packet identifier before PUBREC is written. */
+  /**
+   * Records an inbound QoS 2 packet identifier before PUBREC is written.
+   *
+   * @param packetId The packet identifier of the inbound PUBLISH.
+   */
   putInbound(packetId: number): void | Promise<void>;
-  /** Forgets an inbound QoS 2 identifier once PUBCOMP answered its PUBREL. */
+  /**
+   * Forgets an inbound QoS 2 identifier once PUBCOMP answered its PUBREL.
+   *
+   * @param packetId The packet identifier of the inbound PUBLISH.
+   */
   deleteInbound(packetId: number): void | Promise<void>;
   /** Forgets every inbound identifier (the broker lost the session). */
   clearInbound(): void | Promise<void>;
@@ -76,6 +135,8 @@ export interface SessionStore {
    * Optional: makes the store usable again after a failed write (a file store
    * re-reads its log). The client calls it before the next connect after a
    * store failure, then `load()`.
+   *
+   * @returns A promise that resolves once the store is usable again.
    */
   recover?(): Promise<void>;
 }
@@ -85,7 +146,7 @@ export interface SessionStore {
  * the session across reconnects, not across restarts; use `FileSessionStore`
  * (`@mqttv5/client/store/file`) for crash safety.
  *
- * @example
+ * @example Usage
  * ```ts
  * import { MemorySessionStore } from "@mqttv5/client";
  *

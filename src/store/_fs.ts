@@ -97,36 +97,101 @@ export interface StoreFs {
    * Opens a file for appending, creating it when missing (without syncing
    * the directory: call {@linkcode StoreFs.syncDir} when the new entry must
    * survive a crash).
+   *
+   * @param path The file.
+   * @returns The open file.
    */
   openAppend(path: string): Promise<FileHandle>;
-  /** Writes all of `bytes` at the end of the file. */
+  /**
+   * Writes all of `bytes` at the end of the file.
+   *
+   * @param handle The file.
+   * @param bytes The bytes to append.
+   * @returns A promise that resolves once the bytes are written.
+   */
   write(handle: FileHandle, bytes: Uint8Array): Promise<void>;
-  /** Flushes the file's data to the device (`fdatasync`, or `fsync` with `metadata`). */
+  /**
+   * Flushes the file's data to the device (`fdatasync`, or `fsync` with `metadata`).
+   *
+   * @param handle The file.
+   * @param options Whether to flush metadata too.
+   * @returns A promise that resolves once the data is on the device.
+   */
   fsync(handle: FileHandle, options?: FsyncOptions): Promise<void>;
-  /** Closes the file. */
+  /**
+   * Closes the file.
+   *
+   * @param handle The file.
+   * @returns A promise that resolves once the file is closed.
+   */
   close(handle: FileHandle): Promise<void>;
-  /** The whole file, or `undefined` when it does not exist. */
+  /**
+   * The whole file, or `undefined` when it does not exist.
+   *
+   * @param path The file.
+   * @returns The contents, or `undefined`.
+   */
   readFile(path: string): Promise<Uint8Array | undefined>;
-  /** Replaces `path` with `bytes` atomically: temp file, fsync, rename, directory fsync. */
+  /**
+   * Replaces `path` with `bytes` atomically: temp file, fsync, rename, directory fsync.
+   *
+   * @param path The file to replace.
+   * @param bytes The new contents.
+   * @param options Whether to sync.
+   * @returns A promise that resolves once the file is replaced.
+   */
   writeFileAtomic(path: string, bytes: Uint8Array, options?: WriteFileAtomicOptions): Promise<void>;
-  /** Renames a file, replacing `to`. */
+  /**
+   * Renames a file, replacing `to`.
+   *
+   * @param from The current path.
+   * @param to The new path.
+   * @returns A promise that resolves once the file is renamed.
+   */
   rename(from: string, to: string): Promise<void>;
-  /** Removes a file; `false` when it did not exist. */
+  /**
+   * Removes a file; `false` when it did not exist.
+   *
+   * @param path The file.
+   * @returns `true` when a file was removed.
+   */
   remove(path: string): Promise<boolean>;
-  /** The names of the entries of a directory. */
+  /**
+   * The names of the entries of a directory.
+   *
+   * @param path The directory.
+   * @returns The entry names.
+   */
   readDir(path: string): Promise<string[]>;
-  /** Creates a directory and its missing parents. */
+  /**
+   * Creates a directory and its missing parents.
+   *
+   * @param path The directory.
+   * @returns A promise that resolves once the directory exists.
+   */
   mkdirp(path: string): Promise<void>;
-  /** Flushes a directory's entries (after a create, rename or remove). */
+  /**
+   * Flushes a directory's entries (after a create, rename or remove).
+   *
+   * @param path The directory.
+   * @returns A promise that resolves once the entries are on the device.
+   */
   syncDir(path: string): Promise<void>;
   /**
    * Takes the exclusive lock of a directory (which must exist).
    *
+   * @param dir The directory.
+   * @returns The held lock.
    * @throws {LockHeldError} When another process, or another holder in this
    * process, has it.
    */
   lock(dir: string): Promise<DirLock>;
-  /** Releases a lock taken by {@linkcode StoreFs.lock}. */
+  /**
+   * Releases a lock taken by {@linkcode StoreFs.lock}.
+   *
+   * @param lock The lock.
+   * @returns A promise that resolves once the lock is released.
+   */
   unlock(lock: DirLock): Promise<void>;
 }
 

@@ -6,7 +6,7 @@
  * Table-driven, slicing by 8 (eight 256-entry tables, 8 KiB, built once at
  * load): about eight bytes per step instead of one. Runtime-neutral.
  *
- * @example
+ * @example Usage
  * ```ts
  * import { crc32c } from "./crc32c.ts";
  *
@@ -49,7 +49,7 @@ const T: Uint32Array = /* @__PURE__ */ (() => {
  * default, starts a new checksum).
  * @returns The CRC32C as an unsigned 32-bit integer.
  *
- * @example
+ * @example Usage
  * ```ts
  * import { crc32c } from "./crc32c.ts";
  *

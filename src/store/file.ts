@@ -112,7 +112,16 @@ export interface StoreRecovery {
   preservedAs?: string;
 }
 
-/** Options of {@linkcode FileSessionStore.open}. */
+/**
+ * Options of {@linkcode FileSessionStore.open}.
+ *
+ * @example Compact less often
+ * ```ts
+ * import type { FileSessionStoreOptions } from "@mqttv5/client/store/file";
+ *
+ * const options: FileSessionStoreOptions = { fsync: true, compactDeadBytes: 32 * 1024 * 1024 };
+ * ```
+ */
 export interface FileSessionStoreOptions {
   /**
    * Sync every write to the device before its promise resolves. Turn it off
@@ -145,6 +154,8 @@ export interface FileSessionStoreOptions {
   /**
    * The file-system layer. Defaults to the runtime's (`Deno.*` under Deno,
    * `node:fs/promises` under Node and Bun); tests pass an instrumented one.
+   *
+   * @default {the runtime's file system}
    */
   fs?: StoreFs;
 }
@@ -476,7 +487,7 @@ export class FileSessionStore implements SessionStore, AsyncDisposable {
    * another store in this process) holds the directory, when `session.log`
    * is not a session log, or on an I/O error.
    *
-   * @example
+   * @example Usage
    * ```ts
    * import { FileSessionStore } from "@mqttv5/client/store/file";
    *
@@ -618,7 +629,7 @@ export class FileSessionStore implements SessionStore, AsyncDisposable {
    * @throws {MqttError} (as a rejection) `"store-failed"` when the disk still
    * fails, `"closed"` after close.
    *
-   * @example
+   * @example Usage
    * ```ts
    * import { FileSessionStore } from "@mqttv5/client/store/file";
    *
@@ -691,7 +702,7 @@ export class FileSessionStore implements SessionStore, AsyncDisposable {
    * @throws {MqttError} (as a rejection) With code `"store-failed"` when the
    * write fails or an earlier one did, `"closed"` after close.
    *
-   * @example
+   * @example Usage
    * ```ts
    * import { FileSessionStore } from "@mqttv5/client/store/file";
    * import { PacketType } from "@mqttv5/client/wire";

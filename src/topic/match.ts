@@ -17,12 +17,14 @@ import { splitSharedFilter } from "./validate.ts";
  * @param topic A topic name.
  * @returns `true` on a match.
  *
- * @example
+ * @example Usage
  * ```ts
- * import { topicMatchesFilter } from "@mqttv5/client/topic";
- * topicMatchesFilter("a/+/c", "a/b/c"); // true
- * topicMatchesFilter("a/#", "a"); // true
- * topicMatchesFilter("#", "$SYS/uptime"); // false
+ * import assert from "node:assert/strict";
+ * import { topicMatchesFilter } from "./match.ts";
+ *
+ * assert(topicMatchesFilter("a/+/c", "a/b/c"));
+ * assert(topicMatchesFilter("a/#", "a"));
+ * assert(!topicMatchesFilter("#", "$SYS/uptime"));
  * ```
  */
 export function topicMatchesFilter(filter: string, topic: string): boolean {

@@ -210,7 +210,7 @@ export class TopicTrie<T> {
   /**
    * The number of (filter, value) pairs stored.
    *
-   * @example
+   * @example Usage
    * ```ts
    * import { TopicTrie } from "@mqttv5/client/topic";
    *
@@ -235,7 +235,7 @@ export class TopicTrie<T> {
    * ([MQTT-4.7.1-1], [MQTT-4.7.1-2], [MQTT-4.7.3-1], [MQTT-4.8.2-1],
    * [MQTT-4.8.2-2]); the trie is then unchanged.
    *
-   * @example
+   * @example Usage
    * ```ts
    * import { TopicTrie } from "@mqttv5/client/topic";
    *
@@ -273,7 +273,7 @@ export class TopicTrie<T> {
    * @returns `true` when the pair was stored, `false` otherwise (including for
    * invalid filters, which can never be stored).
    *
-   * @example
+   * @example Usage
    * ```ts
    * import { TopicTrie } from "@mqttv5/client/topic";
    *
@@ -329,7 +329,7 @@ export class TopicTrie<T> {
   /**
    * Removes every (filter, value) pair.
    *
-   * @example
+   * @example Usage
    * ```ts
    * import { TopicTrie } from "@mqttv5/client/topic";
    *
@@ -394,7 +394,7 @@ export class TopicTrie<T> {
    * @param topic The topic name of an inbound message.
    * @returns The matching values, in no particular order.
    *
-   * @example
+   * @example Usage
    * ```ts
    * import { TopicTrie } from "@mqttv5/client/topic";
    *

@@ -11,7 +11,18 @@ const SLASH = 0x2f;
 const PLUS = 0x2b;
 const HASH = 0x23;
 
-/** The parts of a `$share/{group}/{filter}` shared-subscription filter. */
+/**
+ * The parts of a `$share/{group}/{filter}` shared-subscription filter.
+ *
+ * @example Split a shared subscription
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { type SharedFilter, splitSharedFilter } from "@mqttv5/client/topic";
+ *
+ * const shared: SharedFilter | null | undefined = splitSharedFilter("$share/workers/jobs/#");
+ * assert.deepEqual(shared, { group: "workers", filter: "jobs/#" });
+ * ```
+ */
 export interface SharedFilter {
   /** The share name (the group). */
   group: string;
@@ -26,7 +37,7 @@ export interface SharedFilter {
  * @param topic The topic name.
  * @returns `undefined` when valid, otherwise why it is not.
  *
- * @example
+ * @example Usage
  * ```ts
  * import { topicNameError } from "@mqttv5/client/topic";
  * topicNameError("a/b"); // undefined
@@ -59,7 +70,7 @@ export function topicNameShapeError(topic: string): string | undefined {
  * @param filter The topic filter.
  * @returns `undefined` when valid, otherwise why it is not.
  *
- * @example
+ * @example Usage
  * ```ts
  * import { topicFilterError } from "@mqttv5/client/topic";
  * topicFilterError("a/+/#"); // undefined
@@ -118,7 +129,7 @@ function plainFilterError(filter: string): string | undefined {
  * @returns `undefined` when `filter` is not a shared subscription, `null` when it
  * starts with `$share/` but is malformed, otherwise its group and filter.
  *
- * @example
+ * @example Usage
  * ```ts
  * import { splitSharedFilter } from "@mqttv5/client/topic";
  * splitSharedFilter("$share/workers/jobs/#"); // { group: "workers", filter: "jobs/#" }

@@ -33,7 +33,7 @@ export type TransportRuntime = "deno" | "bun" | "node";
  *
  * @returns The runtime whose adapter {@linkcode defaultDial} loads.
  *
- * @example
+ * @example Usage
  * ```ts ignore
  * import { detectRuntime } from "./mod.ts";
  *

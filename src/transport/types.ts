@@ -39,6 +39,16 @@
 /**
  * TLS settings for `mqtts://`, `tls://`, `ssl://` and `wss://`. Certificate
  * verification is on unless `insecureSkipVerify` is set.
+ *
+ * @example Trust a private CA
+ * ```ts
+ * import type { TlsOptions } from "@mqttv5/client";
+ *
+ * const tls: TlsOptions = {
+ *   caCerts: ["-----BEGIN CERTIFICATE-----\n...\n-----END CERTIFICATE-----"],
+ *   serverName: "broker.internal",
+ * };
+ * ```
  */
 export interface TlsOptions {
   /**
@@ -50,15 +60,32 @@ export interface TlsOptions {
   cert?: string;
   /** PEM-encoded private key of `cert`. */
   key?: string;
-  /** The name to verify the server certificate against (SNI). @default {the URL's host name} */
+  /**
+   * The name to verify the server certificate against (SNI).
+   *
+   * @default {the URL's host name}
+   */
   serverName?: string;
-  /** Skip server certificate verification. Never in production. @default {false} */
+  /**
+   * Skip server certificate verification. Never in production.
+   *
+   * @default {false}
+   */
   insecureSkipVerify?: boolean;
   /** ALPN protocols to offer, for example `["mqtt"]`. */
   alpn?: string[];
 }
 
-/** What the client passes to a {@linkcode DialFunc} for each attempt. */
+/**
+ * What the client passes to a {@linkcode DialFunc} for each attempt.
+ *
+ * @example Bound a dial with a signal
+ * ```ts
+ * import type { DialOptions } from "@mqttv5/client";
+ *
+ * const options: DialOptions = { signal: AbortSignal.timeout(5000) };
+ * ```
+ */
 export interface DialOptions {
   /** TLS settings; present for TLS schemes. */
   tls?: TlsOptions;
@@ -69,6 +96,16 @@ export interface DialOptions {
 /**
  * An open byte stream to a broker. See the module documentation for the full
  * contract adapters must meet.
+ *
+ * @example Write to and read from a connection
+ * ```ts
+ * import type { Connection } from "@mqttv5/client";
+ *
+ * async function ping(conn: Connection) {
+ *   conn.start((chunk) => console.log(chunk.byteLength), (err) => console.log("closed", err));
+ *   await conn.write(new Uint8Array([0xc0, 0x00])); // PINGREQ
+ * }
+ * ```
  */
 export interface Connection {
   /**

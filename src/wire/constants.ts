@@ -73,7 +73,7 @@ export type ReasonCode = typeof ReasonCode[keyof typeof ReasonCode];
 /**
  * MQTT v5 property identifiers (§2.2.2.2).
  *
- * @example
+ * @example Usage
  * ```ts
  * import { PropertyId } from "@mqttv5/client/wire";
  * console.log(PropertyId.TopicAlias); // 35
@@ -226,7 +226,7 @@ const VALID: ReadonlyArray<ReadonlySet<number> | undefined> = (() => {
  * @param reasonCode The reason code to check.
  * @returns `true` when the specification lists the code for that packet type.
  *
- * @example
+ * @example Usage
  * ```ts
  * import { isValidReasonCode, PacketType, ReasonCode } from "@mqttv5/client/wire";
  *

@@ -25,7 +25,17 @@ import {
 import { readUtf8 } from "./_utf8.ts";
 import type { Packet, PacketType, QoS, SubscribeFilter, WillMessage } from "./types.ts";
 
-/** Options of {@linkcode PacketDecoder}. */
+/**
+ * Options of {@linkcode PacketDecoder}.
+ *
+ * @example Refuse large packets
+ * ```ts
+ * import { PacketDecoder, type PacketDecoderOptions } from "@mqttv5/client/wire";
+ *
+ * const options: PacketDecoderOptions = { maximumPacketSize: 64 * 1024 };
+ * const decoder = new PacketDecoder(options);
+ * ```
+ */
 export interface PacketDecoderOptions {
   /**
    * The largest packet accepted, in bytes, fixed header included. A fixed

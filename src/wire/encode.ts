@@ -39,14 +39,53 @@ import type {
   UnsubscribePacket,
 } from "./types.ts";
 
-/** The largest remaining length a fixed header can express (§1.5.5). */
+/**
+ * The largest remaining length a fixed header can express (§1.5.5).
+ *
+ * @example Check a size before encoding
+ * ```ts
+ * import { MAX_REMAINING_LENGTH } from "@mqttv5/client/wire";
+ *
+ * console.log(MAX_REMAINING_LENGTH); // 268435455
+ * ```
+ */
 export const MAX_REMAINING_LENGTH = 268_435_455;
 
-/** PINGREQ, built once. Shared: do not modify. */
+/**
+ * PINGREQ, built once. Shared: do not modify.
+ *
+ * @example The PINGREQ bytes
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { encodePacket, PacketType, PINGREQ_BYTES } from "@mqttv5/client/wire";
+ *
+ * assert.deepEqual(PINGREQ_BYTES, encodePacket({ type: PacketType.Pingreq }));
+ * ```
+ */
 export const PINGREQ_BYTES: Uint8Array = new Uint8Array([0xc0, 0x00]);
-/** PINGRESP, built once. Shared: do not modify. */
+/**
+ * PINGRESP, built once. Shared: do not modify.
+ *
+ * @example The PINGRESP bytes
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { encodePacket, PacketType, PINGRESP_BYTES } from "@mqttv5/client/wire";
+ *
+ * assert.deepEqual(PINGRESP_BYTES, encodePacket({ type: PacketType.Pingresp }));
+ * ```
+ */
 export const PINGRESP_BYTES: Uint8Array = new Uint8Array([0xd0, 0x00]);
-/** DISCONNECT with reason 0x00 and no properties, built once. Shared: do not modify. */
+/**
+ * DISCONNECT with reason 0x00 and no properties, built once. Shared: do not modify.
+ *
+ * @example The normal DISCONNECT bytes
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { DISCONNECT_BYTES, encodePacket, PacketType } from "@mqttv5/client/wire";
+ *
+ * assert.deepEqual(DISCONNECT_BYTES, encodePacket({ type: PacketType.Disconnect }));
+ * ```
+ */
 export const DISCONNECT_BYTES: Uint8Array = new Uint8Array([0xe0, 0x00]);
 
 // ---------------------------------------------------------------------------
@@ -724,7 +763,7 @@ export function encodePacketInto(packet: Packet, target: Uint8Array, offset = 0)
  * @throws {TypeError} As {@linkcode encodePacket}.
  * @throws {RangeError} As {@linkcode encodePacket}.
  *
- * @example
+ * @example Usage
  * ```ts
  * import { packetLength, PacketType } from "@mqttv5/client/wire";
  * console.log(packetLength({ type: PacketType.Puback, packetId: 1 })); // 4

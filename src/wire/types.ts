@@ -17,6 +17,14 @@
  *   return p.type === PacketType.Puback || p.type === PacketType.Pubcomp;
  * }
  * ```
+ *
+ * @example Dispatch on the packet type
+ * ```ts
+ * import { PacketType } from "@mqttv5/client/wire";
+ *
+ * const describe = (type: PacketType) => type === PacketType.Publish ? "publish" : "other";
+ * console.log(describe(PacketType.Publish)); // "publish"
+ * ```
  */
 export const PacketType = {
   Connect: 1,
@@ -39,10 +47,28 @@ export const PacketType = {
 /** The number of an MQTT control packet type, `1` (CONNECT) to `15` (AUTH). */
 export type PacketType = typeof PacketType[keyof typeof PacketType];
 
-/** A quality of service level. */
+/**
+ * A quality of service level.
+ *
+ * @example Pick a QoS
+ * ```ts
+ * import type { QoS } from "@mqttv5/client/wire";
+ *
+ * const qos: QoS = 1;
+ * ```
+ */
 export type QoS = 0 | 1 | 2;
 
-/** One MQTT user property: a name/value pair. */
+/**
+ * One MQTT user property: a name/value pair.
+ *
+ * @example User properties on a PUBLISH
+ * ```ts
+ * import type { UserProperty } from "@mqttv5/client/wire";
+ *
+ * const props: UserProperty[] = [["trace-id", "abc123"], ["unit", "C"]];
+ * ```
+ */
 export type UserProperty = [name: string, value: string];
 
 /**
@@ -53,6 +79,29 @@ export type UserProperty = [name: string, value: string];
  * import type { PublishProperties } from "@mqttv5/client/wire";
  *
  * const props: PublishProperties = { responseTopic: "replies/1", contentType: "application/json" };
+ * ```
+ *
+ * @example Request/response properties
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { encodePacket, PacketDecoder, PacketType, type PublishPacket, type PublishProperties } from "@mqttv5/client/wire";
+ *
+ * const packet: PublishPacket = {
+ *   type: PacketType.Publish,
+ *   topic: "a/b",
+ *   payload: new TextEncoder().encode("hi"),
+ *   qos: 1,
+ *   retain: false,
+ *   dup: false,
+ *   packetId: 1,
+ *   properties: {
+ *     responseTopic: "replies/c1",
+ *     correlationData: new Uint8Array([1, 2]),
+ *     messageExpiryInterval: 60,
+ *   } satisfies PublishProperties,
+ * };
+ * const [decoded] = new PacketDecoder().push(encodePacket(packet));
+ * assert.equal(decoded.type === PacketType.Publish && decoded.properties?.responseTopic, "replies/c1");
  * ```
  */
 export interface PublishProperties {
@@ -74,7 +123,31 @@ export interface PublishProperties {
   subscriptionIdentifiers?: number[];
 }
 
-/** Properties of a will message (MQTT v5 §3.1.3.2). */
+/**
+ * Properties of a will message (MQTT v5 §3.1.3.2).
+ *
+ * @example A will with a delay and a content type
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { encodePacket, PacketDecoder, PacketType, type ConnectPacket, type WillProperties } from "@mqttv5/client/wire";
+ *
+ * const packet: ConnectPacket = {
+ *   type: PacketType.Connect,
+ *   clientId: "c1",
+ *   cleanStart: true,
+ *   keepAlive: 30,
+ *   will: {
+ *     topic: "status/c1",
+ *     payload: new TextEncoder().encode("offline"),
+ *     qos: 1,
+ *     retain: true,
+ *     properties: { willDelayInterval: 10, contentType: "text/plain" } satisfies WillProperties,
+ *   },
+ * };
+ * const [decoded] = new PacketDecoder().push(encodePacket(packet));
+ * assert.equal(decoded.type, PacketType.Connect);
+ * ```
+ */
 export interface WillProperties {
   /** Seconds the broker waits before publishing the will. */
   willDelayInterval?: number;
@@ -92,7 +165,25 @@ export interface WillProperties {
   userProperties?: UserProperty[];
 }
 
-/** Properties of CONNECT (MQTT v5 §3.1.2.11). */
+/**
+ * Properties of CONNECT (MQTT v5 §3.1.2.11).
+ *
+ * @example A CONNECT asking for a session
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { encodePacket, PacketDecoder, PacketType, type ConnectPacket, type ConnectProperties } from "@mqttv5/client/wire";
+ *
+ * const packet: ConnectPacket = {
+ *   type: PacketType.Connect,
+ *   clientId: "c1",
+ *   cleanStart: false,
+ *   keepAlive: 60,
+ *   properties: { sessionExpiryInterval: 3600, receiveMaximum: 100 } satisfies ConnectProperties,
+ * };
+ * const [decoded] = new PacketDecoder().push(encodePacket(packet));
+ * assert.equal(decoded.type === PacketType.Connect && decoded.properties?.receiveMaximum, 100);
+ * ```
+ */
 export interface ConnectProperties {
   /** Session Expiry Interval in seconds (0xFFFFFFFF: never). */
   sessionExpiryInterval?: number;
@@ -114,7 +205,24 @@ export interface ConnectProperties {
   authenticationData?: Uint8Array;
 }
 
-/** Properties of CONNACK (MQTT v5 §3.2.2.3). */
+/**
+ * Properties of CONNACK (MQTT v5 §3.2.2.3).
+ *
+ * @example Read what the broker granted
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { encodePacket, PacketDecoder, PacketType, type ConnackPacket, type ConnackProperties } from "@mqttv5/client/wire";
+ *
+ * const packet: ConnackPacket = {
+ *   type: PacketType.Connack,
+ *   sessionPresent: false,
+ *   reasonCode: 0,
+ *   properties: { receiveMaximum: 20, topicAliasMaximum: 10 } satisfies ConnackProperties,
+ * };
+ * const [decoded] = new PacketDecoder().push(encodePacket(packet));
+ * assert.equal(decoded.type === PacketType.Connack && decoded.properties?.receiveMaximum, 20);
+ * ```
+ */
 export interface ConnackProperties {
   /** Session Expiry Interval the broker uses instead of the client's. */
   sessionExpiryInterval?: number;
@@ -152,7 +260,24 @@ export interface ConnackProperties {
   authenticationData?: Uint8Array;
 }
 
-/** Properties of PUBACK, PUBREC, PUBREL, PUBCOMP, SUBACK and UNSUBACK. */
+/**
+ * Properties of PUBACK, PUBREC, PUBREL, PUBCOMP, SUBACK and UNSUBACK.
+ *
+ * @example A PUBACK with a reason string
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { encodePacket, PacketDecoder, PacketType, type PubackPacket, type AckProperties } from "@mqttv5/client/wire";
+ *
+ * const packet: PubackPacket = {
+ *   type: PacketType.Puback,
+ *   packetId: 3,
+ *   reasonCode: 0x87,
+ *   properties: { reasonString: "not authorized" } satisfies AckProperties,
+ * };
+ * const [decoded] = new PacketDecoder().push(encodePacket(packet));
+ * assert.equal(decoded.type === PacketType.Puback && decoded.properties?.reasonString, "not authorized");
+ * ```
+ */
 export interface AckProperties {
   /** Human-readable diagnostic. */
   reasonString?: string;
@@ -160,7 +285,24 @@ export interface AckProperties {
   userProperties?: UserProperty[];
 }
 
-/** Properties of SUBSCRIBE (MQTT v5 §3.8.2.1). */
+/**
+ * Properties of SUBSCRIBE (MQTT v5 §3.8.2.1).
+ *
+ * @example A SUBSCRIBE with a subscription identifier
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { encodePacket, PacketDecoder, PacketType, type SubscribePacket, type SubscribeProperties } from "@mqttv5/client/wire";
+ *
+ * const packet: SubscribePacket = {
+ *   type: PacketType.Subscribe,
+ *   packetId: 2,
+ *   filters: [{ topic: "a/#", qos: 1 }],
+ *   properties: { subscriptionIdentifier: 5 } satisfies SubscribeProperties,
+ * };
+ * const [decoded] = new PacketDecoder().push(encodePacket(packet));
+ * assert.equal(decoded.type === PacketType.Subscribe && decoded.properties?.subscriptionIdentifier, 5);
+ * ```
+ */
 export interface SubscribeProperties {
   /** Subscription identifier, 1..268435455. */
   subscriptionIdentifier?: number;
@@ -168,13 +310,46 @@ export interface SubscribeProperties {
   userProperties?: UserProperty[];
 }
 
-/** Properties of UNSUBSCRIBE (MQTT v5 §3.10.2.1). */
+/**
+ * Properties of UNSUBSCRIBE (MQTT v5 §3.10.2.1).
+ *
+ * @example An UNSUBSCRIBE with user properties
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { encodePacket, PacketDecoder, PacketType, type UnsubscribePacket, type UnsubscribeProperties } from "@mqttv5/client/wire";
+ *
+ * const packet: UnsubscribePacket = {
+ *   type: PacketType.Unsubscribe,
+ *   packetId: 4,
+ *   topics: ["a/#"],
+ *   properties: { userProperties: [["why", "shutdown"]] } satisfies UnsubscribeProperties,
+ * };
+ * const [decoded] = new PacketDecoder().push(encodePacket(packet));
+ * assert.equal(decoded.type, PacketType.Unsubscribe);
+ * ```
+ */
 export interface UnsubscribeProperties {
   /** User properties. */
   userProperties?: UserProperty[];
 }
 
-/** Properties of DISCONNECT (MQTT v5 §3.14.2.2). */
+/**
+ * Properties of DISCONNECT (MQTT v5 §3.14.2.2).
+ *
+ * @example A DISCONNECT that shortens the session
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { encodePacket, PacketDecoder, PacketType, type DisconnectPacket, type DisconnectProperties } from "@mqttv5/client/wire";
+ *
+ * const packet: DisconnectPacket = {
+ *   type: PacketType.Disconnect,
+ *   reasonCode: 0,
+ *   properties: { sessionExpiryInterval: 0 } satisfies DisconnectProperties,
+ * };
+ * const [decoded] = new PacketDecoder().push(encodePacket(packet));
+ * assert.equal(decoded.type === PacketType.Disconnect && decoded.properties?.sessionExpiryInterval, 0);
+ * ```
+ */
 export interface DisconnectProperties {
   /** Session Expiry Interval override (client to server only). */
   sessionExpiryInterval?: number;
@@ -186,7 +361,26 @@ export interface DisconnectProperties {
   serverReference?: string;
 }
 
-/** Properties of AUTH (MQTT v5 §3.15.2.2). */
+/**
+ * Properties of AUTH (MQTT v5 §3.15.2.2).
+ *
+ * @example An AUTH carrying a challenge response
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { encodePacket, PacketDecoder, PacketType, type AuthPacket, type AuthProperties } from "@mqttv5/client/wire";
+ *
+ * const packet: AuthPacket = {
+ *   type: PacketType.Auth,
+ *   reasonCode: 0x18,
+ *   properties: {
+ *     authenticationMethod: "SCRAM-SHA-256",
+ *     authenticationData: new Uint8Array([1, 2, 3]),
+ *   } satisfies AuthProperties,
+ * };
+ * const [decoded] = new PacketDecoder().push(encodePacket(packet));
+ * assert.equal(decoded.type === PacketType.Auth && decoded.properties?.authenticationMethod, "SCRAM-SHA-256");
+ * ```
+ */
 export interface AuthProperties {
   /** Enhanced authentication method. */
   authenticationMethod?: string;
@@ -198,7 +392,30 @@ export interface AuthProperties {
   userProperties?: UserProperty[];
 }
 
-/** A will message carried in CONNECT. */
+/**
+ * A will message carried in CONNECT.
+ *
+ * @example A CONNECT with a will
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { encodePacket, PacketDecoder, PacketType, type ConnectPacket, type WillMessage } from "@mqttv5/client/wire";
+ *
+ * const packet: ConnectPacket = {
+ *   type: PacketType.Connect,
+ *   clientId: "c1",
+ *   cleanStart: true,
+ *   keepAlive: 30,
+ *   will: {
+ *     topic: "status/c1",
+ *     payload: new TextEncoder().encode("offline"),
+ *     qos: 1,
+ *     retain: true,
+ *   } satisfies WillMessage,
+ * };
+ * const [decoded] = new PacketDecoder().push(encodePacket(packet));
+ * assert.equal(decoded.type === PacketType.Connect && decoded.will?.topic, "status/c1");
+ * ```
+ */
 export interface WillMessage {
   /** Topic name the will is published to. */
   topic: string;
@@ -212,7 +429,25 @@ export interface WillMessage {
   properties?: WillProperties;
 }
 
-/** CONNECT (MQTT v5 §3.1). Decoded packets always carry `properties`. */
+/**
+ * CONNECT (MQTT v5 §3.1). Decoded packets always carry `properties`.
+ *
+ * @example Round trip a CONNECT
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { encodePacket, PacketDecoder, PacketType, type ConnectPacket } from "@mqttv5/client/wire";
+ *
+ * const packet: ConnectPacket = {
+ *   type: PacketType.Connect,
+ *   clientId: "c1",
+ *   cleanStart: true,
+ *   keepAlive: 30,
+ *   username: "svc",
+ * };
+ * const [decoded] = new PacketDecoder().push(encodePacket(packet));
+ * assert.equal(decoded.type === PacketType.Connect && decoded.username, "svc");
+ * ```
+ */
 export interface ConnectPacket {
   /** Packet type 1. */
   type: typeof PacketType.Connect;
@@ -232,7 +467,23 @@ export interface ConnectPacket {
   properties?: ConnectProperties;
 }
 
-/** CONNACK (MQTT v5 §3.2). */
+/**
+ * CONNACK (MQTT v5 §3.2).
+ *
+ * @example Round trip a CONNACK
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { encodePacket, PacketDecoder, PacketType, type ConnackPacket } from "@mqttv5/client/wire";
+ *
+ * const packet: ConnackPacket = {
+ *   type: PacketType.Connack,
+ *   sessionPresent: true,
+ *   reasonCode: 0,
+ * };
+ * const [decoded] = new PacketDecoder().push(encodePacket(packet));
+ * assert.equal(decoded.type === PacketType.Connack && decoded.sessionPresent, true);
+ * ```
+ */
 export interface ConnackPacket {
   /** Packet type 2. */
   type: typeof PacketType.Connack;
@@ -244,7 +495,29 @@ export interface ConnackPacket {
   properties?: ConnackProperties;
 }
 
-/** PUBLISH (MQTT v5 §3.3). `packetId` is 0 (or absent when encoding) at QoS 0. */
+/**
+ * PUBLISH (MQTT v5 §3.3). `packetId` is 0 (or absent when encoding) at QoS 0.
+ *
+ * @example Round trip a PUBLISH
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { encodePacket, PacketDecoder, PacketType, type PublishPacket } from "@mqttv5/client/wire";
+ *
+ * const packet: PublishPacket = {
+ *   type: PacketType.Publish,
+ *   topic: "a/b",
+ *   payload: new TextEncoder().encode("hi"),
+ *   qos: 1,
+ *   retain: false,
+ *   dup: false,
+ *   packetId: 1,
+ *   properties: { contentType: "text/plain" },
+ * };
+ * const [decoded] = new PacketDecoder().push(encodePacket(packet));
+ * assert.equal(decoded.type, PacketType.Publish);
+ * assert.deepEqual(decoded, packet);
+ * ```
+ */
 export interface PublishPacket {
   /** Packet type 3. */
   type: typeof PacketType.Publish;
@@ -264,7 +537,16 @@ export interface PublishPacket {
   properties?: PublishProperties;
 }
 
-/** PUBACK, PUBREC, PUBREL or PUBCOMP (MQTT v5 §3.4-§3.7). */
+/**
+ * PUBACK, PUBREC, PUBREL or PUBCOMP (MQTT v5 §3.4-§3.7).
+ *
+ * @example Any of the four acknowledgements
+ * ```ts
+ * import type { PubAckPacketBase, PacketType } from "@mqttv5/client/wire";
+ *
+ * const idOf = (ack: PubAckPacketBase<PacketType>): number => ack.packetId;
+ * ```
+ */
 export interface PubAckPacketBase<T extends PacketType> {
   /** Packet type. */
   type: T;
@@ -276,16 +558,80 @@ export interface PubAckPacketBase<T extends PacketType> {
   properties?: AckProperties;
 }
 
-/** PUBACK (MQTT v5 §3.4). */
+/**
+ * PUBACK (MQTT v5 §3.4).
+ *
+ * @example Round trip a PUBACK
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { encodePacket, PacketDecoder, PacketType, type PubackPacket } from "@mqttv5/client/wire";
+ *
+ * const packet: PubackPacket = { type: PacketType.Puback, packetId: 7, reasonCode: 0x10 };
+ * const [decoded] = new PacketDecoder().push(encodePacket(packet));
+ * assert.equal(decoded.type === PacketType.Puback && decoded.packetId, 7);
+ * ```
+ */
 export type PubackPacket = PubAckPacketBase<typeof PacketType.Puback>;
-/** PUBREC (MQTT v5 §3.5). */
+/**
+ * PUBREC (MQTT v5 §3.5).
+ *
+ * @example Round trip a PUBREC
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { encodePacket, PacketDecoder, PacketType, type PubrecPacket } from "@mqttv5/client/wire";
+ *
+ * const packet: PubrecPacket = { type: PacketType.Pubrec, packetId: 7, reasonCode: 0x10 };
+ * const [decoded] = new PacketDecoder().push(encodePacket(packet));
+ * assert.equal(decoded.type === PacketType.Pubrec && decoded.packetId, 7);
+ * ```
+ */
 export type PubrecPacket = PubAckPacketBase<typeof PacketType.Pubrec>;
-/** PUBREL (MQTT v5 §3.6). */
+/**
+ * PUBREL (MQTT v5 §3.6).
+ *
+ * @example Round trip a PUBREL
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { encodePacket, PacketDecoder, PacketType, type PubrelPacket } from "@mqttv5/client/wire";
+ *
+ * const packet: PubrelPacket = { type: PacketType.Pubrel, packetId: 7, reasonCode: 0x92 };
+ * const [decoded] = new PacketDecoder().push(encodePacket(packet));
+ * assert.equal(decoded.type === PacketType.Pubrel && decoded.packetId, 7);
+ * ```
+ */
 export type PubrelPacket = PubAckPacketBase<typeof PacketType.Pubrel>;
-/** PUBCOMP (MQTT v5 §3.7). */
+/**
+ * PUBCOMP (MQTT v5 §3.7).
+ *
+ * @example Round trip a PUBCOMP
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { encodePacket, PacketDecoder, PacketType, type PubcompPacket } from "@mqttv5/client/wire";
+ *
+ * const packet: PubcompPacket = { type: PacketType.Pubcomp, packetId: 7, reasonCode: 0x92 };
+ * const [decoded] = new PacketDecoder().push(encodePacket(packet));
+ * assert.equal(decoded.type === PacketType.Pubcomp && decoded.packetId, 7);
+ * ```
+ */
 export type PubcompPacket = PubAckPacketBase<typeof PacketType.Pubcomp>;
 
-/** One topic filter of a SUBSCRIBE with its subscription options (§3.8.3.1). */
+/**
+ * One topic filter of a SUBSCRIBE with its subscription options (§3.8.3.1).
+ *
+ * @example Round trip a SUBSCRIBE filter
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { encodePacket, PacketDecoder, PacketType, type SubscribePacket, type SubscribeFilter } from "@mqttv5/client/wire";
+ *
+ * const packet: SubscribePacket = {
+ *   type: PacketType.Subscribe,
+ *   packetId: 2,
+ *   filters: [{ topic: "a/#", qos: 1, noLocal: true } satisfies SubscribeFilter],
+ * };
+ * const [decoded] = new PacketDecoder().push(encodePacket(packet));
+ * assert.equal(decoded.type === PacketType.Subscribe && decoded.filters[0].noLocal, true);
+ * ```
+ */
 export interface SubscribeFilter {
   /** Topic filter, wildcards allowed; `$share/{group}/{filter}` for shared subscriptions. */
   topic: string;
@@ -299,7 +645,23 @@ export interface SubscribeFilter {
   retainHandling?: 0 | 1 | 2;
 }
 
-/** SUBSCRIBE (MQTT v5 §3.8). */
+/**
+ * SUBSCRIBE (MQTT v5 §3.8).
+ *
+ * @example Round trip a SUBSCRIBE
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { encodePacket, PacketDecoder, PacketType, type SubscribePacket } from "@mqttv5/client/wire";
+ *
+ * const packet: SubscribePacket = {
+ *   type: PacketType.Subscribe,
+ *   packetId: 2,
+ *   filters: [{ topic: "a/#", qos: 1 }, { topic: "b/+", qos: 0 }],
+ * };
+ * const [decoded] = new PacketDecoder().push(encodePacket(packet));
+ * assert.equal(decoded.type === PacketType.Subscribe && decoded.filters.length, 2);
+ * ```
+ */
 export interface SubscribePacket {
   /** Packet type 8. */
   type: typeof PacketType.Subscribe;
@@ -311,7 +673,19 @@ export interface SubscribePacket {
   properties?: SubscribeProperties;
 }
 
-/** SUBACK (MQTT v5 §3.9). */
+/**
+ * SUBACK (MQTT v5 §3.9).
+ *
+ * @example Round trip a SUBACK
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { encodePacket, PacketDecoder, PacketType, type SubackPacket } from "@mqttv5/client/wire";
+ *
+ * const packet: SubackPacket = { type: PacketType.Suback, packetId: 2, reasonCodes: [1, 0x87] };
+ * const [decoded] = new PacketDecoder().push(encodePacket(packet));
+ * assert.deepEqual(decoded.type === PacketType.Suback && decoded.reasonCodes, [1, 0x87]);
+ * ```
+ */
 export interface SubackPacket {
   /** Packet type 9. */
   type: typeof PacketType.Suback;
@@ -323,7 +697,19 @@ export interface SubackPacket {
   properties?: AckProperties;
 }
 
-/** UNSUBSCRIBE (MQTT v5 §3.10). */
+/**
+ * UNSUBSCRIBE (MQTT v5 §3.10).
+ *
+ * @example Round trip an UNSUBSCRIBE
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { encodePacket, PacketDecoder, PacketType, type UnsubscribePacket } from "@mqttv5/client/wire";
+ *
+ * const packet: UnsubscribePacket = { type: PacketType.Unsubscribe, packetId: 4, topics: ["a/#", "b/+"] };
+ * const [decoded] = new PacketDecoder().push(encodePacket(packet));
+ * assert.deepEqual(decoded.type === PacketType.Unsubscribe && decoded.topics, ["a/#", "b/+"]);
+ * ```
+ */
 export interface UnsubscribePacket {
   /** Packet type 10. */
   type: typeof PacketType.Unsubscribe;
@@ -335,7 +721,19 @@ export interface UnsubscribePacket {
   properties?: UnsubscribeProperties;
 }
 
-/** UNSUBACK (MQTT v5 §3.11). */
+/**
+ * UNSUBACK (MQTT v5 §3.11).
+ *
+ * @example Round trip an UNSUBACK
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { encodePacket, PacketDecoder, PacketType, type UnsubackPacket } from "@mqttv5/client/wire";
+ *
+ * const packet: UnsubackPacket = { type: PacketType.Unsuback, packetId: 4, reasonCodes: [0, 0x11] };
+ * const [decoded] = new PacketDecoder().push(encodePacket(packet));
+ * assert.deepEqual(decoded.type === PacketType.Unsuback && decoded.reasonCodes, [0, 0x11]);
+ * ```
+ */
 export interface UnsubackPacket {
   /** Packet type 11. */
   type: typeof PacketType.Unsuback;
@@ -347,19 +745,55 @@ export interface UnsubackPacket {
   properties?: AckProperties;
 }
 
-/** PINGREQ (MQTT v5 §3.12). */
+/**
+ * PINGREQ (MQTT v5 §3.12).
+ *
+ * @example Round trip a PINGREQ
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { encodePacket, PacketDecoder, PacketType, type PingreqPacket } from "@mqttv5/client/wire";
+ *
+ * const packet: PingreqPacket = { type: PacketType.Pingreq };
+ * const [decoded] = new PacketDecoder().push(encodePacket(packet));
+ * assert.equal(decoded.type, PacketType.Pingreq);
+ * ```
+ */
 export interface PingreqPacket {
   /** Packet type 12. */
   type: typeof PacketType.Pingreq;
 }
 
-/** PINGRESP (MQTT v5 §3.13). */
+/**
+ * PINGRESP (MQTT v5 §3.13).
+ *
+ * @example Round trip a PINGRESP
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { encodePacket, PacketDecoder, PacketType, type PingrespPacket } from "@mqttv5/client/wire";
+ *
+ * const packet: PingrespPacket = { type: PacketType.Pingresp };
+ * const [decoded] = new PacketDecoder().push(encodePacket(packet));
+ * assert.equal(decoded.type, PacketType.Pingresp);
+ * ```
+ */
 export interface PingrespPacket {
   /** Packet type 13. */
   type: typeof PacketType.Pingresp;
 }
 
-/** DISCONNECT (MQTT v5 §3.14). */
+/**
+ * DISCONNECT (MQTT v5 §3.14).
+ *
+ * @example Round trip a DISCONNECT
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { encodePacket, PacketDecoder, PacketType, type DisconnectPacket } from "@mqttv5/client/wire";
+ *
+ * const packet: DisconnectPacket = { type: PacketType.Disconnect, reasonCode: 0x04 };
+ * const [decoded] = new PacketDecoder().push(encodePacket(packet));
+ * assert.equal(decoded.type === PacketType.Disconnect && decoded.reasonCode, 0x04);
+ * ```
+ */
 export interface DisconnectPacket {
   /** Packet type 14. */
   type: typeof PacketType.Disconnect;
@@ -369,7 +803,23 @@ export interface DisconnectPacket {
   properties?: DisconnectProperties;
 }
 
-/** AUTH (MQTT v5 §3.15). */
+/**
+ * AUTH (MQTT v5 §3.15).
+ *
+ * @example Round trip an AUTH
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { encodePacket, PacketDecoder, PacketType, type AuthPacket } from "@mqttv5/client/wire";
+ *
+ * const packet: AuthPacket = {
+ *   type: PacketType.Auth,
+ *   reasonCode: 0x18,
+ *   properties: { authenticationMethod: "TOKEN" },
+ * };
+ * const [decoded] = new PacketDecoder().push(encodePacket(packet));
+ * assert.equal(decoded.type === PacketType.Auth && decoded.reasonCode, 0x18);
+ * ```
+ */
 export interface AuthPacket {
   /** Packet type 15. */
   type: typeof PacketType.Auth;

@@ -177,3 +177,26 @@ add("Client publisherPool does not retry a refusal on another member", async () 
   assert.equal(client.stats().publishesSent, 0);
   assert.equal(client.stats().poolFallbacks, 0);
 });
+
+add(
+  "Client.connect() resolves with the pool's members connected, so the first publishes use them",
+  async () => {
+    await using broker = await startBroker();
+    await using client = new Client({
+      broker: broker.url,
+      clientId: "ready",
+      stats: true,
+      publisherPool: { size: 3 },
+    });
+    await client.connect();
+    assert.ok(
+      client.poolMembers.every((m) => m.connected),
+      "every member is up when connect() resolves",
+    );
+    await Promise.all(
+      Array.from({ length: 9 }, (_, i) => client.publish({ topic: `r/${i}`, qos: 1 })),
+    );
+    assert.equal(client.stats().poolFallbacks, 0);
+    assert.deepEqual(client.poolMembers.map((m) => m.stats().publishesSent), [3, 3, 3]);
+  },
+);
