@@ -115,7 +115,19 @@ export type {
   WriteFileAtomicOptions,
 } from "../store/_fs.ts";
 
-/** What {@linkcode FilePublisherQueue.open} skipped in one segment that ended in a bad record. */
+/**
+ * What {@linkcode FilePublisherQueue.open} skipped in one segment that ended in a bad record.
+ *
+ * @example Log what a reopen skipped
+ * ```ts
+ * import { FilePublisherQueue, type QueueRecovery } from "@mqttv5/client/queue/file";
+ *
+ * const dir = await Deno.makeTempDir();
+ * const report = (r: QueueRecovery) => console.warn(`${r.segment}: skipped ${r.skippedBytes} bytes`);
+ * await using queue = await FilePublisherQueue.open(dir, { onCorruption: report });
+ * console.log(await queue.len()); // 0
+ * ```
+ */
 export interface QueueRecovery {
   /** The segment file (its name, e.g. `seg-0000000000000001.log`). */
   segment: string;
@@ -173,7 +185,21 @@ export interface FilePublisherQueueOptions {
   fs?: StoreFs;
 }
 
-/** Counters of a {@linkcode FilePublisherQueue}, from {@linkcode FilePublisherQueue.stats}. */
+/**
+ * Counters of a {@linkcode FilePublisherQueue}, from {@linkcode FilePublisherQueue.stats}.
+ *
+ * @example Enqueues made together share one commit
+ * ```ts
+ * import { FilePublisherQueue } from "@mqttv5/client/queue/file";
+ * import assert from "node:assert/strict";
+ *
+ * const dir = await Deno.makeTempDir();
+ * await using queue = await FilePublisherQueue.open(dir);
+ * const entry = (i: number) => ({ publish: { topic: `t/${i}`, qos: 1 as const }, enqueuedAt: Date.now() });
+ * await Promise.all([1, 2, 3, 4].map((i) => queue.enqueue(entry(i))));
+ * assert.ok(queue.stats.commits < 4);
+ * ```
+ */
 export interface FilePublisherQueueStats {
   /** Batches written (one per group commit). */
   commits: number;

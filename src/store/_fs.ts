@@ -48,13 +48,40 @@
  * @module
  */
 
-/** An open file, as {@linkcode StoreFs.openAppend} returns it. */
+/**
+ * An open file, as {@linkcode StoreFs.openAppend} returns it.
+ *
+ * @example Append and sync through the runtime's file layer
+ * ```ts
+ * import { runtimeFs } from "./_fs.ts";
+ *
+ * const fs = await runtimeFs();
+ * const dir = await Deno.makeTempDir();
+ * const handle = await fs.openAppend(`${dir}/log`);
+ * await fs.write(handle, new Uint8Array([1, 2, 3]));
+ * await fs.fsync(handle);
+ * await fs.close(handle);
+ * console.log((await fs.readFile(`${dir}/log`))?.length); // 3
+ * ```
+ */
 export interface FileHandle {
   /** The path the file was opened with. */
   readonly path: string;
 }
 
-/** A held directory lock, as {@linkcode StoreFs.lock} returns it. */
+/**
+ * A held directory lock, as {@linkcode StoreFs.lock} returns it.
+ *
+ * @example Hold a directory, then let it go
+ * ```ts
+ * import { runtimeFs } from "./_fs.ts";
+ *
+ * const fs = await runtimeFs();
+ * const lock = await fs.lock(await Deno.makeTempDir());
+ * console.log(lock.path.endsWith("LOCK")); // true
+ * await fs.unlock(lock);
+ * ```
+ */
 export interface DirLock {
   /** The locked directory, as given to {@linkcode StoreFs.lock}. */
   readonly dir: string;

@@ -97,7 +97,19 @@ export type {
 } from "../wire/mod.ts";
 export type { DirLock, FileHandle, FsyncOptions, StoreFs, WriteFileAtomicOptions } from "./_fs.ts";
 
-/** What {@linkcode FileSessionStore.open} skipped when the log ended in a bad record. */
+/**
+ * What {@linkcode FileSessionStore.open} skipped when the log ended in a bad record.
+ *
+ * @example Report a recovery at open
+ * ```ts
+ * import { FileSessionStore, type StoreRecovery } from "@mqttv5/client/store/file";
+ *
+ * const dir = await Deno.makeTempDir();
+ * const report = (r: StoreRecovery) => console.warn(`skipped ${r.skippedBytes} bytes: ${r.reason}`);
+ * await using store = await FileSessionStore.open(dir, { onCorruption: report });
+ * console.log(store.recovered); // undefined: a fresh log has nothing to skip
+ * ```
+ */
 export interface StoreRecovery {
   /** Bytes of the log that were not replayed (the bad record and everything after it). */
   skippedBytes: number;
@@ -160,7 +172,20 @@ export interface FileSessionStoreOptions {
   fs?: StoreFs;
 }
 
-/** Counters of a {@linkcode FileSessionStore}, from {@linkcode FileSessionStore.stats}. */
+/**
+ * Counters of a {@linkcode FileSessionStore}, from {@linkcode FileSessionStore.stats}.
+ *
+ * @example Concurrent writes share one sync
+ * ```ts
+ * import { FileSessionStore } from "@mqttv5/client/store/file";
+ * import assert from "node:assert/strict";
+ *
+ * const dir = await Deno.makeTempDir();
+ * await using store = await FileSessionStore.open(dir);
+ * await Promise.all([1, 2, 3, 4].map((id) => store.putInbound(id)));
+ * assert.ok(store.stats.fsyncs < 4);
+ * ```
+ */
 export interface FileSessionStoreStats {
   /** Log writes: one per group of changes. */
   writes: number;

@@ -72,7 +72,20 @@ import type { Connection, DialFunc, DialOptions, TlsOptions } from "./types.ts";
 
 export type { Connection, DialFunc, DialOptions, TlsOptions } from "./types.ts";
 
-/** Options of {@linkcode wsDial}. */
+/**
+ * Options of {@linkcode wsDial}.
+ *
+ * @example An extra handshake header and an older subprotocol
+ * ```ts
+ * import { wsDial, type WsDialOptions } from "@mqttv5/client/transport/ws";
+ *
+ * const options: WsDialOptions = {
+ *   protocols: ["mqtt", "mqttv3.1"],
+ *   headers: { authorization: "Bearer token" },
+ * };
+ * const dial = wsDial(options);
+ * ```
+ */
 export interface WsDialOptions {
   /**
    * The subprotocols to offer, in order of preference. MQTT brokers expect
