@@ -97,7 +97,8 @@ export const cases: Case[] = [
       assert.equal(bridge.handshakes.length, 1);
       assert.equal(bridge.handshakes[0].path, "/mqtt");
       assert.deepEqual(bridge.handshakes[0].protocols, ["mqtt"]);
-      assert.ok(bridge.frames.binary >= 7, `binary frames: ${bridge.frames.binary}`);
+      // The writer coalesces packets, so the frame count varies; every frame is binary.
+      assert.ok(bridge.frames.binary > 0, `binary frames: ${bridge.frames.binary}`);
       assert.equal(bridge.frames.text, 0); // [MQTT-6.0.0-1]
       assert.equal(bridge.frames.unmasked, 0); // RFC 6455 §5.1
       await until(() => bridge.open === 0, "the bridge connection to close");
