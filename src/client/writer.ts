@@ -17,6 +17,8 @@ const SCRATCH = 64 * 1024;
 const MAX_SPINS = 64;
 /** ...or once this much is queued. */
 const COALESCE_BYTES = 32 * 1024;
+/** Written scratch buffers kept for reuse. */
+const FREE_MAX = 4;
 
 interface Waiter {
   /** Resolve once this many packets have been written. */
@@ -45,7 +47,8 @@ export class Writer {
   #onError: (err: Error) => void;
 
   #buf: Uint8Array = new Uint8Array(SCRATCH);
-  #spare: Uint8Array | null = new Uint8Array(SCRATCH);
+  /** Scratch buffers whose write completed, ready for reuse (large payloads seal often). */
+  #free: Uint8Array[] = [new Uint8Array(SCRATCH)];
   #used = 0;
   #bufPackets = 0;
   /** Sealed chunks (full buffers, large packets) waiting in order, before #buf. */
@@ -168,9 +171,8 @@ export class Writer {
     if (this.#used === 0) return;
     this.#sealed.push(this.#buf.subarray(0, this.#used));
     this.#sealedCounts.push(this.#bufPackets);
-    // The sealed buffer now belongs to the queue; take the spare or a new one.
-    this.#buf = this.#spare ?? new Uint8Array(SCRATCH);
-    this.#spare = null;
+    // The sealed buffer now belongs to the queue; take a free one or a new one.
+    this.#buf = this.#free.pop() ?? new Uint8Array(SCRATCH);
     this.#used = 0;
     this.#bufPackets = 0;
   }
@@ -212,8 +214,7 @@ export class Writer {
           chunk = this.#buf.subarray(0, this.#used);
           count = this.#bufPackets;
           recycle = this.#buf;
-          this.#buf = this.#spare ?? new Uint8Array(SCRATCH);
-          this.#spare = null;
+          this.#buf = this.#free.pop() ?? new Uint8Array(SCRATCH);
           this.#used = 0;
           this.#bufPackets = 0;
         } else {
@@ -222,7 +223,7 @@ export class Writer {
         this.#queued -= count;
         this.#wakeSpace();
         await this.#conn.write(chunk);
-        if (recycle !== null && this.#spare === null) this.#spare = recycle;
+        if (recycle !== null && this.#free.length < FREE_MAX) this.#free.push(recycle);
         this.#written += count;
         this.#onWrite?.();
         this.#wakeFlush();
