@@ -79,7 +79,7 @@
 
 import type { PublishOptions } from "../client/types.ts";
 import { MqttError } from "../errors.ts";
-import { crc32c } from "../store/crc32c.ts";
+import { FRAME_HEAD, getU32, putU32, readFrame, sealFrame } from "../store/_frame.ts";
 import {
   type DirLock,
   type FileHandle,
@@ -218,7 +218,6 @@ export interface FilePublisherQueueStats {
 }
 
 const MAGIC = new Uint8Array([0x4d, 0x51, 0x35, 0x51, 0x53, 0x45, 0x47, 0x01]); // "MQ5QSEG" 1
-const FRAME_HEAD = 8;
 const OP_ENQUEUE = 1;
 const OP_ACK = 2;
 /** op + seq + enqueuedAt + id length. */
@@ -234,17 +233,6 @@ function segmentName(firstSeq: number): string {
   return `seg-${String(firstSeq).padStart(16, "0")}.log`;
 }
 
-function putU32(b: Uint8Array, at: number, v: number): void {
-  b[at] = v;
-  b[at + 1] = v >>> 8;
-  b[at + 2] = v >>> 16;
-  b[at + 3] = v >>> 24;
-}
-
-function getU32(b: Uint8Array, at: number): number {
-  return (b[at] | (b[at + 1] << 8) | (b[at + 2] << 16) | (b[at + 3] << 24)) >>> 0;
-}
-
 function putSeq(b: Uint8Array, at: number, seq: number): void {
   putU32(b, at, seq >>> 0);
   putU32(b, at + 4, Math.floor(seq / 0x1_0000_0000));
@@ -252,12 +240,6 @@ function putSeq(b: Uint8Array, at: number, seq: number): void {
 
 function getSeq(b: Uint8Array, at: number): number {
   return getU32(b, at) + getU32(b, at + 4) * 0x1_0000_0000;
-}
-
-function seal(frame: Uint8Array): Uint8Array {
-  putU32(frame, 0, frame.length - FRAME_HEAD);
-  putU32(frame, 4, crc32c(frame.subarray(FRAME_HEAD)));
-  return frame;
 }
 
 function message(err: unknown): string {
@@ -321,7 +303,7 @@ function enqueueFrame(seq: number, entry: QueueEntry): { frame: Uint8Array; kept
   frame[FRAME_HEAD + 17] = id.length;
   frame.set(id, FRAME_HEAD + ENQ_FIXED);
   encodePacketInto(packet, frame, head);
-  seal(frame);
+  sealFrame(frame);
   const publish: PublishOptions = {
     topic: p.topic,
     payload: frame.subarray(frame.length - payload.length),
@@ -355,7 +337,7 @@ function ackFrame(seqs: number[]): Uint8Array {
     putSeq(frame, at, s);
     at += 8;
   }
-  return seal(frame);
+  return sealFrame(frame);
 }
 
 function concat(parts: Uint8Array[], total: number): Uint8Array {
@@ -398,31 +380,13 @@ function scan(bytes: Uint8Array, firstSeq: number, keep: boolean): Scan {
   let maxSeq = firstSeq - 1;
   let bad: Scan["bad"];
   while (pos < n) {
-    if (n - pos < FRAME_HEAD) {
-      bad = { reason: `torn record header (${n - pos} bytes)`, middle: false };
+    const frame = readFrame(bytes, pos, 5, MAX_BODY);
+    if (frame.bad !== undefined) {
+      bad = frame.bad;
       break;
     }
-    const len = getU32(bytes, pos);
-    const end = pos + FRAME_HEAD + len;
-    if (len < 5 || len > MAX_BODY) {
-      bad = { reason: `impossible record length ${len}`, middle: true };
-      break;
-    }
-    if (end > n) {
-      bad = {
-        reason: `truncated record: ${len} bytes announced, ${n - pos - FRAME_HEAD} present`,
-        middle: false,
-      };
-      break;
-    }
-    const body = bytes.subarray(pos + FRAME_HEAD, end);
-    if (crc32c(body) !== getU32(bytes, pos + 4)) {
-      bad = end === n ? { reason: "bad CRC in the last record (torn write)", middle: false } : {
-        reason: `bad CRC in a record followed by ${n - end} more bytes; reading stopped there`,
-        middle: true,
-      };
-      break;
-    }
+    const { body, end } = frame;
+    const len = body.length;
     const op = body[0];
     if (op === OP_ENQUEUE && len > ENQ_FIXED) {
       const seq = getSeq(body, 1);

@@ -76,7 +76,7 @@ import { MqttError } from "../errors.ts";
 import type { SessionStore, StoredOutbound, StoredSession } from "../session/store.ts";
 import { encodePacketInto, PacketDecoder, packetLength, PacketType } from "../wire/mod.ts";
 import type { PublishPacket } from "../wire/mod.ts";
-import { crc32c } from "./crc32c.ts";
+import { FRAME_HEAD, readFrame, sealFrame } from "./_frame.ts";
 import {
   type DirLock,
   type FileHandle,
@@ -205,7 +205,6 @@ const LOG_NAME = "session.log";
 const CORRUPT_NAME = "session.log.corrupt";
 /** "MQ5SLOG" and format version 1. */
 const MAGIC = new Uint8Array([0x4d, 0x51, 0x35, 0x53, 0x4c, 0x4f, 0x47, 0x01]);
-const FRAME_HEAD = 8;
 /** Frame head + op + packet id. */
 const SMALL_FRAME = FRAME_HEAD + 3;
 /** op + packet id + the largest MQTT packet (5-byte fixed header + 268,435,455). */
@@ -220,25 +219,12 @@ const OP_CLEAR_INBOUND = 6;
 
 const RESOLVED: Promise<void> = Promise.resolve();
 
-function putU32(b: Uint8Array, at: number, v: number): void {
-  b[at] = v;
-  b[at + 1] = v >>> 8;
-  b[at + 2] = v >>> 16;
-  b[at + 3] = v >>> 24;
-}
-
-function getU32(b: Uint8Array, at: number): number {
-  return (b[at] | (b[at + 1] << 8) | (b[at + 2] << 16) | (b[at + 3] << 24)) >>> 0;
-}
-
 /** Writes op and id into a frame whose body is filled, then its length and CRC. */
 function seal(frame: Uint8Array, op: number, packetId: number): Uint8Array {
   frame[FRAME_HEAD] = op;
   frame[FRAME_HEAD + 1] = packetId >>> 8;
   frame[FRAME_HEAD + 2] = packetId & 0xff;
-  putU32(frame, 0, frame.length - FRAME_HEAD);
-  putU32(frame, 4, crc32c(frame.subarray(FRAME_HEAD)));
-  return frame;
+  return sealFrame(frame);
 }
 
 function smallFrame(op: number, packetId: number): Uint8Array {
@@ -330,34 +316,13 @@ function replay(bytes: Uint8Array, dir: string): Replayed {
   let pos = MAGIC.length;
   let bad: { reason: string; middle: boolean } | undefined;
   while (pos < n) {
-    if (n - pos < FRAME_HEAD) {
-      bad = {
-        reason: `torn record header at the end of the log (${n - pos} bytes)`,
-        middle: false,
-      };
+    const frame = readFrame(bytes, pos, 3, MAX_BODY);
+    if (frame.bad !== undefined) {
+      bad = frame.bad;
       break;
     }
-    const len = getU32(bytes, pos);
-    const end = pos + FRAME_HEAD + len;
-    if (len < 3 || len > MAX_BODY) {
-      bad = { reason: `impossible record length ${len}`, middle: true };
-      break;
-    }
-    if (end > n) {
-      bad = {
-        reason: `truncated record: ${len} bytes announced, ${n - pos - FRAME_HEAD} present`,
-        middle: false,
-      };
-      break;
-    }
-    const body = bytes.subarray(pos + FRAME_HEAD, end);
-    if (crc32c(body) !== getU32(bytes, pos + 4)) {
-      bad = end === n ? { reason: "bad CRC in the last record (torn write)", middle: false } : {
-        reason: `bad CRC in a record followed by ${n - end} more bytes; reading stopped there`,
-        middle: true,
-      };
-      break;
-    }
+    const { body, end } = frame;
+    const len = body.length;
     const op = body[0];
     const id = (body[1] << 8) | body[2];
     const idOk = op === OP_CLEAR_INBOUND ? id === 0 : id !== 0;
