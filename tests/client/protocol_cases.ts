@@ -24,6 +24,7 @@ import {
   type QoS,
 } from "../../src/wire/mod.ts";
 import { FakeBroker, type FakeBrokerOptions, type ScriptConn } from "../_helpers/fake_broker.ts";
+import { delay, waitUntil, within } from "../_helpers/timing.ts";
 
 /** One scenario. */
 export interface ProtocolCase {
@@ -35,34 +36,6 @@ export interface ProtocolCase {
 // Tools
 
 const encoder = new TextEncoder();
-
-function delay(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-/** Rejects when `promise` takes longer than `ms`. */
-async function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  try {
-    return await Promise.race([
-      promise,
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`Timed out after ${ms} ms: ${what}`)), ms);
-      }),
-    ]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-/** Polls `cond` every 5 ms until it holds; fails after `ms`. */
-async function waitUntil(cond: () => boolean, ms: number, what: string): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`Timed out after ${ms} ms: ${what}`);
-    await delay(5);
-  }
-}
 
 /** A promise whose outcome can be inspected synchronously; never unhandled. */
 interface Tracked<T> {

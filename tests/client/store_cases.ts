@@ -9,6 +9,7 @@ import { Client, MemorySessionStore, MqttError, type SessionStore } from "../../
 import { PacketType, type PublishPacket } from "../../src/wire/mod.ts";
 import { FakeBroker } from "../_helpers/fake_broker.ts";
 import { startBroker } from "../_helpers/broker.ts";
+import { waitUntil } from "../_helpers/timing.ts";
 
 /** One scenario. */
 export interface StoreCase {
@@ -18,14 +19,6 @@ export interface StoreCase {
 
 export const storeCases: StoreCase[] = [];
 const add = (name: string, fn: () => Promise<void>) => storeCases.push({ name, fn });
-
-async function waitUntil(cond: () => boolean, ms: number, what: string): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`Timed out after ${ms} ms: ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
 
 /** A MemorySessionStore that records calls and can fail the next write. */
 class FlakyStore implements SessionStore {

@@ -10,6 +10,7 @@ import { Client, type DialFunc, type Message } from "../../mod.ts";
 import { autoDial } from "../../src/transport/mod.ts";
 import { startBroker } from "../_helpers/broker.ts";
 import { fnv1a32 } from "../../src/client/_fnv.ts";
+import { waitUntil } from "../_helpers/timing.ts";
 
 /** One scenario. */
 export interface PoolCase {
@@ -19,14 +20,6 @@ export interface PoolCase {
 
 export const poolCases: PoolCase[] = [];
 const add = (name: string, fn: () => Promise<void>) => poolCases.push({ name, fn });
-
-async function waitUntil(cond: () => boolean, ms: number, what: string): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`Timed out after ${ms} ms: ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 add("Client publisherPool connects members with derived client ids, publish-only", async () => {
   await using broker = await startBroker();
