@@ -316,7 +316,8 @@ export interface ClientOptions {
    */
   writeOverflowPolicy?: WriteOverflowPolicy;
   /**
-   * Most packets coalesced into one socket write; 0 = as many as fit in 64 KiB.
+   * Most packets coalesced into one socket write; 0 = as many as fit in the
+   * writer's buffer (64 KiB, or 256 KiB once packets of 4 KiB or more are sent).
    *
    * @default {0}
    */

@@ -1,0 +1,123 @@
+/**
+ * The coalescing writer (src/client/writer.ts) over a recording connection:
+ * every packet arrives intact and in order whatever mix of sizes is queued,
+ * small packets share writes, and large payloads switch the writer to bigger
+ * buffers. Shared by tests/client/writer_test.ts and bun-tests.
+ *
+ * @module
+ */
+
+import assert from "node:assert/strict";
+import { Writer } from "../../src/client/writer.ts";
+import { PacketDecoder } from "../../src/wire/decode.ts";
+import type { Packet, PublishPacket } from "../../src/wire/types.ts";
+import type { Connection } from "../../src/transport/types.ts";
+
+/** A connection that records every write; a write completes after a macrotask. */
+function recorder(): { conn: Connection; writes: Uint8Array[] } {
+  const writes: Uint8Array[] = [];
+  const conn: Connection = {
+    start() {},
+    write(data) {
+      writes.push(data.slice()); // the writer may reuse `data` once this resolves
+      return new Promise((resolve) => setTimeout(resolve, 0));
+    },
+    close() {},
+  };
+  return { conn, writes };
+}
+
+function publish(i: number, size: number): PublishPacket {
+  const payload = new Uint8Array(size);
+  for (let j = 0; j < size; j++) payload[j] = (i * 31 + j) & 0xff;
+  return {
+    type: 3,
+    topic: `t/${i}`,
+    payload,
+    qos: 0,
+    retain: false,
+    dup: false,
+    properties: {},
+  } as PublishPacket;
+}
+
+function decodeAll(writes: Uint8Array[]): Packet[] {
+  const d = new PacketDecoder();
+  const out: Packet[] = [];
+  for (const w of writes) out.push(...d.push(w));
+  assert.equal(d.buffered, 0, "a write ended inside a packet");
+  return out;
+}
+
+async function drain(w: Writer): Promise<void> {
+  await w.flushed();
+}
+
+/** The shared cases. */
+export const writerCases: { name: string; fn: () => Promise<void> }[] = [
+  {
+    name: "writer: mixed sizes arrive intact, in order, and small ones share writes",
+    fn: async () => {
+      const { conn, writes } = recorder();
+      const w = new Writer(conn, { batch: 0, queueSize: 100_000 }, (e) => {
+        throw e;
+      });
+      const sizes: number[] = [];
+      for (let i = 0; i < 600; i++) sizes.push(i % 97 === 5 ? 300_000 : i % 13 === 0 ? 20_000 : 40);
+      for (let i = 0; i < sizes.length; i++) w.send(publish(i, sizes[i]));
+      await drain(w);
+      const got = decodeAll(writes) as PublishPacket[];
+      assert.equal(got.length, sizes.length);
+      for (let i = 0; i < sizes.length; i++) {
+        assert.equal(got[i].topic, `t/${i}`);
+        assert.deepEqual(got[i].payload, publish(i, sizes[i]).payload);
+      }
+      assert.ok(writes.length < sizes.length / 4, `${writes.length} writes for ${sizes.length}`);
+    },
+  },
+  {
+    name: "writer: small packets stay in 64 KiB writes",
+    fn: async () => {
+      const { conn, writes } = recorder();
+      const w = new Writer(conn, { batch: 0, queueSize: 100_000 }, (e) => {
+        throw e;
+      });
+      for (let i = 0; i < 5000; i++) w.send(publish(i, 100));
+      await drain(w);
+      assert.equal(decodeAll(writes).length, 5000);
+      assert.ok(writes.length >= 8, `${writes.length} writes`);
+      for (const b of writes) assert.ok(b.length <= 64 * 1024, `a write of ${b.length} bytes`);
+    },
+  },
+  {
+    name: "writer: 16 KiB payloads leave in writes larger than 64 KiB",
+    fn: async () => {
+      const { conn, writes } = recorder();
+      const w = new Writer(conn, { batch: 0, queueSize: 100_000 }, (e) => {
+        throw e;
+      });
+      for (let i = 0; i < 200; i++) w.send(publish(i, 16 * 1024));
+      await drain(w);
+      const got = decodeAll(writes) as PublishPacket[];
+      assert.equal(got.length, 200);
+      assert.deepEqual(got[199].payload, publish(199, 16 * 1024).payload);
+      const big = writes.filter((b) => b.length > 64 * 1024).length;
+      assert.ok(big >= writes.length - 2, `${big} of ${writes.length} writes above 64 KiB`);
+      for (const b of writes) assert.ok(b.length <= 256 * 1024, `a write of ${b.length} bytes`);
+    },
+  },
+  {
+    name: "writer: writeBatch caps the packets per write",
+    fn: async () => {
+      const { conn, writes } = recorder();
+      const w = new Writer(conn, { batch: 7, queueSize: 100_000 }, (e) => {
+        throw e;
+      });
+      for (let i = 0; i < 100; i++) w.send(publish(i, 10));
+      await drain(w);
+      const counts = writes.map((b) => decodeAll([b]).length);
+      assert.equal(counts.reduce((a, b) => a + b, 0), 100);
+      for (const c of counts) assert.ok(c <= 7, `${c} packets in one write`);
+    },
+  },
+];
