@@ -255,6 +255,14 @@ function isEmptyProps(n: number): boolean {
   return n === 0;
 }
 
+/**
+ * The last PUBLISH topic that passed validation and its encoded size:
+ * publishers mostly repeat a topic, and a hit skips two passes over it (the
+ * UTF-8 length and the wildcard check). Never the empty string.
+ */
+let lastTopic: string | null = null;
+let lastTopicSize = 0;
+
 /** Validates `p` and returns its total encoded size; fills the m* slots. */
 function measure(p: Packet): number {
   if (p === null || typeof p !== "object") throw new TypeError("packet must be an object");
@@ -276,8 +284,16 @@ function measure(p: Packet): number {
           );
         }
       }
-      rl = strSize(type, "topic", topic);
-      if (topic !== "") checkTopicName(type, "topic", topic);
+      if (topic === lastTopic) {
+        rl = lastTopicSize; // validated and measured before
+      } else {
+        rl = strSize(type, "topic", topic);
+        if (topic !== "") {
+          checkTopicName(type, "topic", topic);
+          lastTopic = topic;
+          lastTopicSize = rl;
+        }
+      }
       if (qos > 0) {
         checkPacketId(type, p.packetId);
         rl += 2;
