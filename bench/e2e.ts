@@ -15,7 +15,8 @@
 // Scenarios (defaults; --n and --size override):
 //   qos0         200k x 64 B QoS 0, publisher client + subscriber client
 //   qos0-nosub   200k x 64 B QoS 0, no subscriber; ends with a QoS 1 fence publish
-//   qos1-seq     20k x 64 B QoS 1, one outstanding (await each publish)
+//   qos1-seq     20k x 64 B QoS 1, one outstanding (await each publish); --client raw:
+//                one pre-encoded frame on a plain socket, waiting for each PUBACK (the floor)
 //   qos1-pipe    100k x 64 B QoS 1, 64 outstanding (sliding window)
 //   qos2-pipe    20k x 64 B QoS 2, 64 outstanding
 //   big-qos0     20k x 16 KiB QoS 0; --client raw: pre-encoded frames on a plain socket
@@ -606,7 +607,7 @@ export const SCENARIOS: Record<string, ScenarioDef> = {
     window: 1,
     sub: true,
     kind: "broker",
-    clients: ["ours", "mqttjs"],
+    clients: ["ours", "mqttjs", "raw"],
   },
   "qos1-pipe": {
     n: 100_000,
@@ -750,8 +751,10 @@ async function rawPublisher(host: string, port: number) {
     onConnack = resolve;
     onRefused = reject;
   });
+  let onPuback: (() => void) | undefined;
   const reader = new FrameReader((type, _flags, body) => {
     if (type === 2) body[1] === 0 ? onConnack() : onRefused(new Error(`CONNACK ${body[1]}`));
+    else if (type === 4) onPuback?.();
   });
   const conn = await rawConnect(host, port, (b) => reader.push(b));
   await conn.write(
@@ -766,6 +769,30 @@ async function rawPublisher(host: string, port: number) {
         n,
         WRITE_LIMIT,
       ),
+    /** QoS 1, one outstanding: one pre-encoded frame, its packet id patched per message. */
+    async seq(topic: string, payload: Uint8Array, n: number) {
+      const frame = encodePacket({
+        type: 3,
+        topic,
+        payload,
+        qos: 1,
+        packetId: 1,
+        retain: false,
+        dup: false,
+      });
+      const topicLen = new TextEncoder().encode(topic).length;
+      let at = 1;
+      while (frame[at] & 0x80) at++;
+      at += 1 + 2 + topicLen; // fixed header, topic length, topic
+      for (let i = 0; i < n; i++) {
+        const id = (i % 65535) + 1;
+        frame[at] = id >> 8;
+        frame[at + 1] = id & 0xff;
+        const acked = new Promise<void>((resolve) => onPuback = resolve);
+        await conn.write(frame);
+        await acked;
+      }
+    },
     close: async () => {
       await conn.write(new Uint8Array([0xe0, 0x00]));
       await sleep(20);
@@ -874,7 +901,8 @@ async function runBrokerScenario(o: Options, host: string, port: number): Promis
   const b0 = procCpuSeconds(o.brokerPid);
   const c0 = process.cpuUsage();
   const t0 = performance.now();
-  if (raw !== undefined) await raw.run(topic, payload, o.n);
+  if (raw !== undefined && sc.qos === 1) await raw.seq(topic, payload, o.n);
+  else if (raw !== undefined) await raw.run(topic, payload, o.n);
   else await publishLoop(pub!, topic, payload, sc.qos, o.n, o.window);
   const tPub = performance.now();
   let tEnd = tPub;

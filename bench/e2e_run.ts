@@ -45,7 +45,7 @@ interface Variant {
 const VARIANTS: Variant[] = [
   { label: "qos0", scenario: "qos0", clients: ["ours", "mqttjs"] },
   { label: "qos0-nosub", scenario: "qos0-nosub", clients: ["ours", "mqttjs"] },
-  { label: "qos1-seq", scenario: "qos1-seq", clients: ["ours", "mqttjs"] },
+  { label: "qos1-seq", scenario: "qos1-seq", clients: ["ours", "mqttjs", "raw"] },
   { label: "qos1-pipe", scenario: "qos1-pipe", clients: ["ours", "mqttjs"] },
   { label: "qos2-pipe", scenario: "qos2-pipe", clients: ["ours", "mqttjs"] },
   { label: "big-qos0", scenario: "big-qos0", clients: ["ours", "mqttjs", "raw"] },
@@ -334,6 +334,15 @@ function targets(rows: Row[]): string {
     if (r !== undefined) {
       lines.push(`| ${label} msg/s >= 1.5x | ${r.med.toFixed(2)}x | ${yes(r.med >= 1.5)} |`);
     }
+  }
+  const seqRaw = ratio(get("qos1-seq", "ours"), get("qos1-seq", "raw"), "e2eRate");
+  const seqPeer = ratio(get("qos1-seq", "mqttjs"), get("qos1-seq", "raw"), "e2eRate");
+  if (seqRaw !== undefined && seqPeer !== undefined) {
+    lines.push(
+      `| (qos1-seq floor: a raw socket publisher) | ours ${seqRaw.med.toFixed(2)}x raw, MQTT.js ${
+        seqPeer.med.toFixed(2)
+      }x raw | – |`,
+    );
   }
   const big = ratio(get("big-qos0", "ours"), get("big-qos0", "raw"), "e2eMBps");
   if (big !== undefined) {
