@@ -156,10 +156,37 @@ function bin(): Uint8Array {
   return v;
 }
 
+/**
+ * Frozen `{ subscriptionIdentifiers: [id] }` objects by id (1..16383): a
+ * broker puts exactly this on every PUBLISH matched by a subscription that
+ * carries an identifier, so one object per id is shared instead of an object
+ * and an array per message.
+ */
+const SUB_ID_ONLY: (Record<string, unknown> | undefined)[] = [];
+
+function subIdOnly(id: number): Record<string, unknown> {
+  return SUB_ID_ONLY[id] ??= Object.freeze({
+    subscriptionIdentifiers: Object.freeze([id]),
+  }) as Record<string, unknown>;
+}
+
 /** Reads a property set for packet `type` (WILL for will properties). */
 function props(type: number): Record<string, unknown> {
   const len = varint();
   if (len === 0) return NO_PROPS;
+  if (type === 3 && rb[rp] === 0x0b && rp + len <= re) {
+    // Fast path: only a one- or two-byte Subscription Identifier, minimally encoded.
+    const b1 = rb[rp + 1];
+    if (len === 2 && b1 > 0 && b1 < 0x80) {
+      rp += 2;
+      return subIdOnly(b1);
+    }
+    const b2 = rb[rp + 2];
+    if (len === 3 && b1 >= 0x80 && b2 > 0 && b2 < 0x80) {
+      rp += 3;
+      return subIdOnly((b1 & 0x7f) + b2 * 0x80);
+    }
+  }
   const end = rp + len;
   if (end > re) fail(MALFORMED, `${PACKET_NAMES[rType]} property length runs past the packet`);
   const outerEnd = re;
