@@ -304,7 +304,9 @@ export interface ClientOptions {
    */
   disconnectFlushTimeoutMs?: number;
   /**
-   * Packets the writer holds before QoS 0 publishes block or drop.
+   * Packets the writer holds before QoS 0 publishes block or drop. The writer
+   * also counts as full once 1 MiB of encoded packets waits, so large
+   * payloads do not pile up copies (a single larger packet is still taken).
    *
    * @default {256}
    */

@@ -25,6 +25,13 @@ const BIG_PACKET = 4 * 1024;
 const MAX_SPINS = 64;
 /** Written scratch buffers kept for reuse. */
 const FREE_MAX = 4;
+/**
+ * The writer also counts as full once this many encoded bytes wait, whatever
+ * `writeQueueSize` says: 256 queued 16 KiB packets would otherwise hold 4 MiB
+ * of copies. It equals the free list at 256 KiB buffers, so a busy writer
+ * stops allocating buffers.
+ */
+const MAX_QUEUED_BYTES = FREE_MAX * 256 * 1024;
 
 interface Waiter {
   /** Resolve once this many packets have been written. */
@@ -65,6 +72,7 @@ export class Writer {
   #sealedHead = 0;
 
   #queued = 0; // packets not yet handed to conn.write
+  #queuedBytes = 0; // their encoded size
   #appended = 0; // packets ever queued
   #written = 0; // packets whose write completed
   #flushing = false;
@@ -91,9 +99,9 @@ export class Writer {
     return this.#queued;
   }
 
-  /** Whether the queue holds `writeQueueSize` packets or more. */
+  /** Whether the queue holds `writeQueueSize` packets or 1 MiB, or more. */
   get full(): boolean {
-    return this.#queued >= this.#queueSize;
+    return this.#queued >= this.#queueSize || this.#queuedBytes >= MAX_QUEUED_BYTES;
   }
 
   /** The error that broke the writer, if any. */
@@ -115,16 +123,17 @@ export class Writer {
       }
       this.#seal();
       if (-n > this.#size) {
-        this.#sealed.push(encodePacket(packet));
+        const bytes = encodePacket(packet);
+        this.#sealed.push(bytes);
         this.#sealedCounts.push(1);
-        this.#count();
+        this.#count(bytes.length);
         return;
       }
       n = encodePacketInto(packet, this.#buf, 0);
     }
     this.#used += n;
     this.#bufPackets++;
-    this.#count();
+    this.#count(n);
   }
 
   /** Queues pre-encoded bytes (a constant packet). */
@@ -136,7 +145,7 @@ export class Writer {
     this.#buf.set(bytes, this.#used);
     this.#used += bytes.length;
     this.#bufPackets++;
-    this.#count();
+    this.#count(bytes.length);
   }
 
   /** Resolves when every packet queued so far has been written. */
@@ -172,8 +181,9 @@ export class Writer {
     this.#spaceWaiters = [];
   }
 
-  #count(): void {
+  #count(bytes: number): void {
     this.#queued++;
+    this.#queuedBytes += bytes;
     this.#appended++;
     if (!this.#scheduled && !this.#flushing) {
       this.#scheduled = true;
@@ -245,6 +255,7 @@ export class Writer {
           break;
         }
         this.#queued -= count;
+        this.#queuedBytes -= chunk.length;
         this.#wakeSpace();
         await this.#conn.write(chunk);
         if (recycle !== null) this.#recycle(recycle);

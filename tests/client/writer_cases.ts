@@ -120,4 +120,31 @@ export const writerCases: { name: string; fn: () => Promise<void> }[] = [
       for (const c of counts) assert.ok(c <= 7, `${c} packets in one write`);
     },
   },
+  {
+    name: "writer: full at writeQueueSize packets or at 1 MiB of encoded bytes",
+    fn: async () => {
+      const { conn } = recorder();
+      const small = new Writer(conn, { batch: 0, queueSize: 10 }, (e) => {
+        throw e;
+      });
+      for (let i = 0; i < 9; i++) small.send(publish(i, 10));
+      assert.equal(small.full, false);
+      small.send(publish(9, 10));
+      assert.equal(small.full, true, "10 packets fill writeQueueSize 10");
+      await small.flushed();
+      assert.equal(small.full, false);
+
+      const big = new Writer(conn, { batch: 0, queueSize: 1000 }, (e) => {
+        throw e;
+      });
+      for (let i = 0; i < 60; i++) big.send(publish(i, 16 * 1024));
+      assert.equal(big.full, false, "60 x 16 KiB is under 1 MiB");
+      for (let i = 60; i < 64; i++) big.send(publish(i, 16 * 1024));
+      assert.equal(big.full, true, "64 x 16 KiB reaches 1 MiB");
+      await big.space();
+      assert.equal(big.full, false);
+      await big.flushed();
+      assert.equal(big.queued, 0);
+    },
+  },
 ];
