@@ -67,7 +67,7 @@ import { sub, SUB_USAGE } from "./sub.ts";
 /**
  * The exit statuses of {@linkcode main}.
  *
- * @example
+ * @example Tell a timeout from a failure
  * ```ts
  * import { ExitCode } from "@mqttv5/client/cli";
  * console.log(ExitCode.Timeout); // 27, as mosquitto_sub -W
@@ -87,11 +87,23 @@ export const ExitCode = {
 /** One of the {@linkcode ExitCode} values. */
 export type ExitCode = typeof ExitCode[keyof typeof ExitCode];
 
-/** Options of {@linkcode main}. */
+/**
+ * Options of {@linkcode main}.
+ *
+ * @example Stop a subscription after a minute
+ * ```ts ignore
+ * import { main, type MainOptions } from "@mqttv5/client/cli";
+ *
+ * const options: MainOptions = { signal: AbortSignal.timeout(60_000) };
+ * const status = await main(["sub", "-h", "localhost", "-t", "logs/#", "-v"], options);
+ * console.log(status); // 0 after the signal: sub disconnects cleanly
+ * ```
+ */
 export interface MainOptions {
   /**
    * Stops the command as SIGINT would: `sub` and `pub -l` disconnect cleanly
    * and resolve 0, `bench` stops publishing and prints what it measured.
+   *
    * @default {never aborted}
    */
   signal?: AbortSignal;
@@ -126,7 +138,7 @@ Run "mqttv5 <command> --help" for a command's options.`;
  * @param options `signal` stops a running command cleanly.
  * @returns The exit status, one of {@linkcode ExitCode}; it never rejects.
  *
- * @example
+ * @example Wait up to 5 s for one job message
  * ```ts ignore
  * import { ExitCode, main } from "@mqttv5/client/cli";
  *

@@ -80,7 +80,14 @@ export class SubscribeError extends MqttError {
   /** The live subscription for the granted filters. */
   readonly subscription: Subscription | undefined;
 
-  /** @internal Created by the client. */
+  /**
+   * Builds the error for a partly or wholly refused SUBSCRIBE. The client
+   * throws it; applications only catch it.
+   *
+   * @param refused The refused filters with their SUBACK reason codes.
+   * @param subscription The live subscription for the granted filters, if any.
+   * @internal
+   */
   constructor(
     refused: { topic: string; reasonCode: number }[],
     subscription: Subscription | undefined,
@@ -686,6 +693,8 @@ export class Client implements AsyncDisposable {
    * reject with `closed`; subscriptions end. Idempotent.
    *
    * @param options The DISCONNECT's reason code and properties.
+   * @returns Resolves once the connection is closed (the DISCONNECT written or
+   * its flush timed out).
    * @throws {RangeError} When the reason code is not a DISCONNECT reason code.
    */
   disconnect(options?: DisconnectOptions & { signal?: AbortSignal }): Promise<void> {
@@ -759,7 +768,11 @@ export class Client implements AsyncDisposable {
     this.#bySubId.clear();
   }
 
-  /** Same as {@linkcode Client.disconnect}. */
+  /**
+   * Same as {@linkcode Client.disconnect} with no options, for `await using`.
+   *
+   * @returns Resolves once the connection is closed.
+   */
   [Symbol.asyncDispose](): Promise<void> {
     return this.disconnect();
   }
@@ -1396,6 +1409,7 @@ export class Client implements AsyncDisposable {
    * supervisor then reconnects (authenticating afresh).
    *
    * @param options `signal` stops waiting.
+   * @returns Resolves when the broker accepted the re-authentication (AUTH 0x00).
    * @throws {MqttError} `invalid-option` (no authenticator), `not-connected`, `closed`,
    * `auth-failed` (the exchange failed or the connection dropped during it).
    */
@@ -2400,6 +2414,10 @@ export class Client implements AsyncDisposable {
    *
    * @param token The subscription's token.
    * @param options `signal` stops waiting for UNSUBACK.
+   * @returns Resolves once the broker answered the UNSUBSCRIBE, or at once when
+   * none was needed. While disconnected the UNSUBSCRIBE waits for the next
+   * connection (pass a `signal` to bound the wait; the filters are dropped
+   * from the resubscribe set either way).
    */
   async unsubscribe(token: SubscriptionToken, options?: { signal?: AbortSignal }): Promise<void> {
     if (!(token instanceof SubscriptionToken)) {

@@ -147,7 +147,20 @@ export class Message {
     slotAccess = (m) => m.#slot;
   }
 
-  /** @internal Created by the client. */
+  /**
+   * Builds a delivered message. The client creates messages; applications
+   * only receive them (see {@linkcode Message.clonePayload} for a payload to keep).
+   *
+   * @param topic The topic name (a topic alias already resolved).
+   * @param payload The payload, possibly a view into the read buffer.
+   * @param qos The delivery QoS.
+   * @param retain The RETAIN flag.
+   * @param dup The DUP flag.
+   * @param packetId The packet identifier, 0 at QoS 0.
+   * @param properties The PUBLISH properties.
+   * @param slot The acknowledgement slot, `null` when nothing is owed.
+   * @internal
+   */
   constructor(
     topic: string,
     payload: Uint8Array,

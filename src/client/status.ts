@@ -70,7 +70,13 @@ export class StatusStream implements AsyncIterable<StatusEvent> {
   #detach: (s: StatusStream) => void;
   #dropped = 0;
 
-  /** @internal Created by `Client.status()`. */
+  /**
+   * Builds a reader's stream. `Client.status()` creates these; applications
+   * only iterate them.
+   *
+   * @param detach Called once when the reader stops (return or `closed`).
+   * @internal
+   */
   constructor(detach: (s: StatusStream) => void) {
     this.#detach = detach;
   }
@@ -80,7 +86,13 @@ export class StatusStream implements AsyncIterable<StatusEvent> {
     return this.#dropped;
   }
 
-  /** @internal Adds an event (the client's side). */
+  /**
+   * Adds an event; the client's side of the stream. When the reader is
+   * behind by the bound, the oldest event is dropped and counted.
+   *
+   * @param e The event.
+   * @internal
+   */
   push(e: StatusEvent): void {
     if (this.#ended) return;
     if (e.type === "closed") this.#ended = true;

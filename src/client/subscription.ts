@@ -31,7 +31,13 @@ export class SubscriptionToken {
   /** The filters this subscription asked for. */
   readonly filters: readonly TopicFilter[];
 
-  /** @internal Created by the client. */
+  /**
+   * Builds a token for a set of filters. The client creates tokens when it
+   * subscribes; applications only pass them back to `unsubscribe()`.
+   *
+   * @param filters The subscription's filters.
+   * @internal
+   */
   constructor(filters: readonly TopicFilter[]) {
     this.filters = filters;
   }
@@ -63,6 +69,7 @@ export interface Subscription extends AsyncIterable<Message>, AsyncDisposable {
    * discarded.
    *
    * @param options `signal` bounds the wait for UNSUBACK.
+   * @returns Resolves once the broker answered the UNSUBSCRIBE.
    */
   unsubscribe(options?: { signal?: AbortSignal }): Promise<void>;
 }

@@ -162,6 +162,7 @@ export interface TypedSubscription<T> extends AsyncIterable<TypedMessage<T>>, As
    * Unsubscribes and ends the iteration.
    *
    * @param options `signal` bounds the wait for UNSUBACK.
+   * @returns Resolves once the broker answered the UNSUBSCRIBE.
    */
   unsubscribe(options?: { signal?: AbortSignal }): Promise<void>;
 }

@@ -419,6 +419,7 @@ export class ClientGroup implements AsyncDisposable {
    * cannot be connected again. Idempotent.
    *
    * @param options The DISCONNECT's reason code and properties, for every member.
+   * @returns Resolves once every member is disconnected.
    * @throws {GroupError} With each member's failure.
    */
   async disconnect(options?: DisconnectOptions & { signal?: AbortSignal }): Promise<void> {
@@ -427,7 +428,11 @@ export class ClientGroup implements AsyncDisposable {
     if (failures.size > 0) throw new GroupError("disconnect", failures);
   }
 
-  /** Same as {@linkcode ClientGroup.disconnect}. */
+  /**
+   * Same as {@linkcode ClientGroup.disconnect} with no options, for `await using`.
+   *
+   * @returns Resolves once every member is disconnected.
+   */
   [Symbol.asyncDispose](): Promise<void> {
     return this.disconnect();
   }
@@ -646,6 +651,7 @@ export class ClientGroup implements AsyncDisposable {
    * @param name The member name.
    * @param token That member's token.
    * @param options `signal` stops waiting for UNSUBACK.
+   * @returns Resolves once that member's broker answered the UNSUBSCRIBE.
    * @throws {RangeError} There is no member `name`.
    */
   async unsubscribe(
@@ -664,6 +670,7 @@ export class ClientGroup implements AsyncDisposable {
    *
    * @param tokens Tokens keyed by member name.
    * @param options `signal` stops waiting for the UNSUBACKs.
+   * @returns Resolves once every member's broker answered.
    * @throws {GroupError} With each member's failure (an unknown name fails with a `RangeError`).
    */
   async unsubscribeAll(

@@ -49,6 +49,7 @@ export interface GroupSubscription extends AsyncIterable<Message>, AsyncDisposab
    * still buffered are acked and discarded.
    *
    * @param options `signal` bounds the wait for the UNSUBACKs.
+   * @returns Resolves once every member's broker answered.
    * @throws {GroupError} When some member's unsubscribe failed (the iteration ends anyway).
    */
   unsubscribe(options?: { signal?: AbortSignal }): Promise<void>;

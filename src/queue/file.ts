@@ -107,6 +107,7 @@ export type {
 } from "./publisher.ts";
 export type { PublishOptions } from "../client/types.ts";
 export type { PublishProperties, QoS, UserProperty } from "../wire/mod.ts";
+export { runtimeFs } from "../store/_fs.ts";
 export type {
   DirLock,
   FileHandle,
@@ -895,7 +896,11 @@ export class FilePublisherQueue implements PublisherQueue, AsyncDisposable {
     return this.#closing;
   }
 
-  /** The same as {@linkcode FilePublisherQueue.close}, for `await using`. */
+  /**
+   * The same as {@linkcode FilePublisherQueue.close}, for `await using`.
+   *
+   * @returns Resolves once pending writes are durable and the lock is released.
+   */
   [Symbol.asyncDispose](): Promise<void> {
     return this.close();
   }

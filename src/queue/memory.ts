@@ -187,7 +187,11 @@ export class MemoryPublisherQueue implements PublisherQueue, AsyncDisposable {
     return Promise.resolve();
   }
 
-  /** The same as {@linkcode MemoryPublisherQueue.close}, for `await using`. */
+  /**
+   * The same as {@linkcode MemoryPublisherQueue.close}, for `await using`.
+   *
+   * @returns Resolves once the queue is closed.
+   */
   [Symbol.asyncDispose](): Promise<void> {
     return this.close();
   }

@@ -689,7 +689,11 @@ export class QueuePublisher implements AsyncDisposable {
     return this.#closing;
   }
 
-  /** {@linkcode QueuePublisher.close} without a signal, for `await using`. */
+  /**
+   * {@linkcode QueuePublisher.close} without a signal, for `await using`.
+   *
+   * @returns Resolves once the publisher has stopped.
+   */
   [Symbol.asyncDispose](): Promise<void> {
     return this.close();
   }

@@ -89,7 +89,20 @@ export interface DirLock {
   readonly path: string;
 }
 
-/** Options of {@linkcode StoreFs.writeFileAtomic}. */
+/**
+ * Options of {@linkcode StoreFs.writeFileAtomic}.
+ *
+ * @example Replace a file atomically without the fsyncs (a scratch file)
+ * ```ts
+ * import { runtimeFs, type WriteFileAtomicOptions } from "@mqttv5/client/store/file";
+ *
+ * const fs = await runtimeFs();
+ * const dir = await Deno.makeTempDir();
+ * const options: WriteFileAtomicOptions = { sync: false };
+ * await fs.writeFileAtomic(`${dir}/state`, new Uint8Array([1, 2]), options);
+ * console.log((await fs.readFile(`${dir}/state`))?.length); // 2
+ * ```
+ */
 export interface WriteFileAtomicOptions {
   /**
    * `fsync` the new file before the rename and the directory after it.
@@ -101,7 +114,21 @@ export interface WriteFileAtomicOptions {
   sync?: boolean;
 }
 
-/** Options of {@linkcode StoreFs.fsync}. */
+/**
+ * Options of {@linkcode StoreFs.fsync}.
+ *
+ * @example Flush data and metadata
+ * ```ts
+ * import { type FsyncOptions, runtimeFs } from "@mqttv5/client/store/file";
+ *
+ * const fs = await runtimeFs();
+ * const handle = await fs.openAppend(`${await Deno.makeTempDir()}/log`);
+ * await fs.write(handle, new Uint8Array([1]));
+ * const full: FsyncOptions = { metadata: true }; // fsync(2), not fdatasync(2)
+ * await fs.fsync(handle, full);
+ * await fs.close(handle);
+ * ```
+ */
 export interface FsyncOptions {
   /**
    * Flush every metadata change (`fsync(2)`), not only what is needed to
@@ -115,7 +142,36 @@ export interface FsyncOptions {
 /**
  * The file operations the file-backed stores need. Paths use `/`. Every
  * method rejects with the runtime's own error on an I/O failure, except where
- * a "not found" result is part of the contract.
+ * a "not found" result is part of the contract. Pass one as the `fs` option
+ * of `FileSessionStore.open` or `FilePublisherQueue.open`, usually a wrapper
+ * of {@linkcode runtimeFs} that observes or faults the I/O.
+ *
+ * @example Count the fsyncs of a session store
+ * ```ts
+ * import { FileSessionStore, runtimeFs, type StoreFs } from "@mqttv5/client/store/file";
+ *
+ * const base = await runtimeFs();
+ * let fsyncs = 0;
+ * const counting: StoreFs = {
+ *   ...base,
+ *   fsync(handle, options) {
+ *     fsyncs++;
+ *     return base.fsync(handle, options);
+ *   },
+ * };
+ * const store = await FileSessionStore.open(await Deno.makeTempDir(), { fs: counting });
+ * await store.putOutbound(1, {
+ *   type: 3,
+ *   topic: "t",
+ *   payload: new Uint8Array(1),
+ *   qos: 1,
+ *   retain: false,
+ *   dup: false,
+ *   packetId: 1,
+ * });
+ * await store.close();
+ * console.log(fsyncs > 0); // true
+ * ```
  */
 export interface StoreFs {
   /** The runtime the implementation runs on. */
@@ -257,9 +313,20 @@ let cached: Promise<StoreFs> | undefined;
 /**
  * The {@linkcode StoreFs} of the runtime this code runs on: `Deno.*` under
  * Deno, `node:fs/promises` under Node and Bun. The first call loads it; later
- * calls return the same instance.
+ * calls return the same instance. Wrap it to observe or fault the stores'
+ * I/O (see {@linkcode StoreFs}).
  *
  * @returns The file system.
+ *
+ * @example Read a file back through the runtime's layer
+ * ```ts
+ * import { runtimeFs } from "@mqttv5/client/store/file";
+ *
+ * const fs = await runtimeFs();
+ * const dir = await Deno.makeTempDir();
+ * await fs.writeFileAtomic(`${dir}/a`, new Uint8Array([7]));
+ * console.log(fs.runtime, (await fs.readFile(`${dir}/a`))?.[0]); // deno 7
+ * ```
  */
 export function runtimeFs(): Promise<StoreFs> {
   cached ??= "Deno" in globalThis ? Promise.resolve(denoFs()) : nodeFs();

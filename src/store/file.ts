@@ -95,6 +95,7 @@ export type {
   QoS,
   UserProperty,
 } from "../wire/mod.ts";
+export { runtimeFs } from "./_fs.ts";
 export type { DirLock, FileHandle, FsyncOptions, StoreFs, WriteFileAtomicOptions } from "./_fs.ts";
 
 /**
@@ -830,7 +831,11 @@ export class FileSessionStore implements SessionStore, AsyncDisposable {
     return this.#closing;
   }
 
-  /** The same as {@linkcode FileSessionStore.close}, for `await using`. */
+  /**
+   * The same as {@linkcode FileSessionStore.close}, for `await using`.
+   *
+   * @returns Resolves once pending writes are durable and the lock is released.
+   */
   [Symbol.asyncDispose](): Promise<void> {
     return this.close();
   }
