@@ -122,6 +122,8 @@ export class Writer {
         this.#free.length = 0;
       }
       this.#seal();
+      // An empty buffer is not sealed: replace it when it is smaller than the current size.
+      if (this.#buf.length < this.#size) this.#buf = this.#take();
       if (-n > this.#size) {
         const bytes = encodePacket(packet);
         this.#sealed.push(bytes);

@@ -147,4 +147,27 @@ export const writerCases: { name: string; fn: () => Promise<void> }[] = [
       assert.equal(big.queued, 0);
     },
   },
+  {
+    name:
+      "writer: a first packet larger than 64 KiB (and smaller than 256 KiB) into an empty buffer",
+    fn: async () => {
+      const { conn, writes } = recorder();
+      const w = new Writer(conn, { batch: 0, queueSize: 1000 }, (e) => {
+        throw e;
+      });
+      w.send(publish(0, 70_000));
+      w.sendBytes(new Uint8Array([0xc0, 0x00])); // PINGREQ
+      w.send(publish(1, 10));
+      await w.flushed();
+      const got = decodeAll(writes);
+      assert.deepEqual(got.map((p) => p.type), [3, 12, 3]);
+      assert.deepEqual((got[0] as PublishPacket).payload, publish(0, 70_000).payload);
+      // And the same with 64 KiB buffers already in use.
+      w.send(publish(2, 10));
+      w.send(publish(3, 200_000));
+      w.sendBytes(new Uint8Array([0xc0, 0x00]));
+      await w.flushed();
+      assert.deepEqual(decodeAll(writes).slice(3).map((p) => p.type), [3, 3, 12]);
+    },
+  },
 ];
