@@ -172,6 +172,8 @@ class Link {
   early: Packet[] | undefined;
   /** A re-authentication in progress. */
   reauth: PromiseWithResolvers<void> | undefined;
+  /** Waits of ending subscriptions for UNSUBACK, stopped when the link goes down. */
+  enders: Set<AbortController> | undefined;
   /** Window of QoS 1/2 publishes sent on this link and not completed. */
   window = 0;
   receiveMaximum = 65535;
@@ -1101,6 +1103,7 @@ export class Client implements AsyncDisposable {
     link.writer.fail(err);
     link.conn.close();
     link.onFail?.(err);
+    if (link.enders !== undefined) { for (const ac of link.enders) ac.abort(); }
     if (link.reauth !== undefined) {
       link.reauth.reject(
         new MqttError("auth-failed", "connection lost during re-authentication", {
@@ -2405,7 +2408,28 @@ export class Client implements AsyncDisposable {
         if (this.#stats !== null) this.#stats.inboundDropped++;
         if (this.#statusStreams.size > 0) this.#emit({ type: "dropped", token: t, count });
       },
+      (t) => this.#endSubscription(t),
     );
+  }
+
+  /**
+   * {@linkcode Client.unsubscribe} for a subscription that ends: a `for await`
+   * loop left early, or `await using` disposing it. It waits for UNSUBACK only
+   * while the connection it was sent on is up: offline, or once that
+   * connection drops, it returns (the UNSUBSCRIBE stays queued and goes out on
+   * the next connection), so leaving a loop never waits out a broker outage.
+   */
+  #endSubscription(token: SubscriptionToken): Promise<void> {
+    const link = this.#link;
+    const ac = new AbortController();
+    const done = this.unsubscribe(token, { signal: ac.signal });
+    if (link === null || link.connack === null || link.closed) {
+      ac.abort(); // the request is tracked; only the wait stops
+      return done.catch(() => {});
+    }
+    const enders = link.enders ??= new Set();
+    enders.add(ac);
+    return done.catch(() => {}).finally(() => enders.delete(ac));
   }
 
   /**

@@ -47,7 +47,9 @@ export class SubscriptionToken {
  * A subscription delivering messages as an async iterable. Every message must
  * be acknowledged with `ack()`. The iteration ends on `unsubscribe()`, on
  * `disconnect()`, or when a `for await` loop over it exits early (which also
- * unsubscribes).
+ * unsubscribes). Leaving a loop early and `await using` disposal wait for the
+ * UNSUBACK only while connected: during an outage they return at once and
+ * the UNSUBSCRIBE goes out on the next connection.
  *
  * @example Usage
  * ```ts
@@ -158,6 +160,8 @@ export class QueueTarget implements Target, QueueSubscription {
   #onDrop: ((m: Message) => void) | undefined;
   #autoAck: boolean;
   #unsubscribe: (t: SubscriptionToken, o?: { signal?: AbortSignal }) => Promise<void>;
+  /** Unsubscribes for a subscription that ends (loop exit, dispose): never waits out an outage. */
+  #end: (t: SubscriptionToken) => Promise<void>;
   #countDrop: (t: SubscriptionToken, count: number) => void;
   #drops = 0;
 
@@ -168,7 +172,9 @@ export class QueueTarget implements Target, QueueSubscription {
     options: SubscribeOptions,
     unsubscribe: (t: SubscriptionToken, o?: { signal?: AbortSignal }) => Promise<void>,
     countDrop: (t: SubscriptionToken, count: number) => void,
+    end: (t: SubscriptionToken) => Promise<void> = (t) => unsubscribe(t),
   ) {
+    this.#end = end;
     this.token = token;
     this.#limit = limit;
     this.#policy = policy;
@@ -236,14 +242,14 @@ export class QueueTarget implements Target, QueueSubscription {
       },
       return: async (): Promise<IteratorResult<Message>> => {
         // Leaving a for-await loop early ends the subscription.
-        if (!q.closed) await this.#unsubscribe(this.token).catch(() => {});
+        if (!q.closed) await this.#end(this.token).catch(() => {});
         return { done: true, value: undefined };
       },
     };
   }
 
   [Symbol.asyncDispose](): Promise<void> {
-    return this.queue.closed ? Promise.resolve() : this.#unsubscribe(this.token).catch(() => {});
+    return this.queue.closed ? Promise.resolve() : this.#end(this.token).catch(() => {});
   }
 }
 

@@ -201,13 +201,29 @@ export class MergedSubscription implements GroupQueueSubscription {
       },
       return: async (): Promise<IteratorResult<Message>> => {
         // Leaving a for-await loop early ends the subscription.
-        await this.unsubscribe().catch(() => {});
+        await this.#endParts();
         return DONE;
       },
     };
   }
 
   [Symbol.asyncDispose](): Promise<void> {
-    return this.unsubscribe().catch(() => {});
+    return this.#endParts();
+  }
+
+  /**
+   * Ends the stream and disposes every member's part, which waits for each
+   * UNSUBACK only while that member is connected (never through an outage).
+   */
+  #endParts(): Promise<void> {
+    if (this.#unsubscribing !== undefined) return this.#unsubscribing.catch(() => {});
+    this.#end();
+    const parts = this.#parts;
+    this.#unsubscribing = this.#sequential
+      ? (async () => {
+        for (const p of parts) await p.sub[Symbol.asyncDispose]();
+      })()
+      : Promise.all(parts.map((p) => p.sub[Symbol.asyncDispose]())).then(() => {});
+    return this.#unsubscribing;
   }
 }

@@ -1699,3 +1699,52 @@ add(
     }
   },
 );
+
+// --- ending a subscription during an outage ---------------------------------
+
+add(
+  "Client: leaving a for-await loop while disconnected returns at once; UNSUBSCRIBE goes out on the next connection",
+  async () => {
+    let backoff = 0;
+    await using t = await start({ autoAckSubscribe: true }, { reconnectBackoff: () => backoff });
+    const sub = await t.client.subscribeQueue(["outage/x"]);
+    t.conn.send(inbound("outage/x", "1"));
+    await waitUntil(() => sub.queue.length === 1, 1000, "the message is buffered");
+    backoff = 400; // the next dial waits: the client stays offline meanwhile
+    t.conn.close();
+    await waitUntil(() => !t.client.connected, 1000, "client sees the connection lost");
+    const started = Date.now();
+    const loop = (async () => {
+      for await (const m of sub) {
+        assert.equal(m.text(), "1");
+        break; // return() unsubscribes while offline
+      }
+    })();
+    await within(loop, 300, "leaving the loop while offline");
+    assert.ok(Date.now() - started < 300, "did not wait for the broker");
+    const second = await t.broker.nextConnection(2000);
+    const u = (await second.expect(PacketType.Unsubscribe)) as { topics: string[] };
+    assert.deepEqual(u.topics, ["outage/x"], "the UNSUBSCRIBE was kept for the next connection");
+  },
+);
+
+add(
+  "Client: disposing a subscription waits for UNSUBACK while connected, and stops waiting when the connection drops",
+  async () => {
+    await using t = await start({ autoAckSubscribe: true }, { reconnectBackoff: () => 5000 });
+    const answered = await t.client.subscribe(["dispose/a"]);
+    let done = false;
+    const d1 = Promise.resolve(answered[Symbol.asyncDispose]()).then(() => done = true);
+    const u = await t.conn.expect(PacketType.Unsubscribe);
+    await delay(50);
+    assert.equal(done, false, "still waiting for UNSUBACK");
+    t.conn.send({ type: PacketType.Unsuback, packetId: u.packetId, reasonCodes: [0] });
+    await within(d1, 1000, "dispose resolves on UNSUBACK");
+
+    const unanswered = await t.client.subscribe(["dispose/b"]);
+    const d2 = Promise.resolve(unanswered[Symbol.asyncDispose]());
+    await t.conn.expect(PacketType.Unsubscribe); // never answered
+    t.conn.close();
+    await within(d2, 500, "dispose resolves once the connection drops");
+  },
+);
