@@ -49,6 +49,13 @@ function decodeAll(writes: Uint8Array[]): Packet[] {
   return out;
 }
 
+/** A writer whose write errors fail the test. */
+function writer(conn: Connection, batch: number, queueSize: number): Writer {
+  return new Writer(conn, { batch, queueSize }, (e) => {
+    throw e;
+  });
+}
+
 async function drain(w: Writer): Promise<void> {
   await w.flushed();
 }
@@ -59,9 +66,7 @@ export const writerCases: { name: string; fn: () => Promise<void> }[] = [
     name: "writer: mixed sizes arrive intact, in order, and small ones share writes",
     fn: async () => {
       const { conn, writes } = recorder();
-      const w = new Writer(conn, { batch: 0, queueSize: 100_000 }, (e) => {
-        throw e;
-      });
+      const w = writer(conn, 0, 100_000);
       const sizes: number[] = [];
       for (let i = 0; i < 600; i++) sizes.push(i % 97 === 5 ? 300_000 : i % 13 === 0 ? 20_000 : 40);
       for (let i = 0; i < sizes.length; i++) w.send(publish(i, sizes[i]));
@@ -79,9 +84,7 @@ export const writerCases: { name: string; fn: () => Promise<void> }[] = [
     name: "writer: small packets stay in 64 KiB writes",
     fn: async () => {
       const { conn, writes } = recorder();
-      const w = new Writer(conn, { batch: 0, queueSize: 100_000 }, (e) => {
-        throw e;
-      });
+      const w = writer(conn, 0, 100_000);
       for (let i = 0; i < 5000; i++) w.send(publish(i, 100));
       await drain(w);
       assert.equal(decodeAll(writes).length, 5000);
@@ -93,9 +96,7 @@ export const writerCases: { name: string; fn: () => Promise<void> }[] = [
     name: "writer: 16 KiB payloads leave in writes larger than 64 KiB",
     fn: async () => {
       const { conn, writes } = recorder();
-      const w = new Writer(conn, { batch: 0, queueSize: 100_000 }, (e) => {
-        throw e;
-      });
+      const w = writer(conn, 0, 100_000);
       for (let i = 0; i < 200; i++) w.send(publish(i, 16 * 1024));
       await drain(w);
       const got = decodeAll(writes) as PublishPacket[];
@@ -110,9 +111,7 @@ export const writerCases: { name: string; fn: () => Promise<void> }[] = [
     name: "writer: writeBatch caps the packets per write",
     fn: async () => {
       const { conn, writes } = recorder();
-      const w = new Writer(conn, { batch: 7, queueSize: 100_000 }, (e) => {
-        throw e;
-      });
+      const w = writer(conn, 7, 100_000);
       for (let i = 0; i < 100; i++) w.send(publish(i, 10));
       await drain(w);
       const counts = writes.map((b) => decodeAll([b]).length);
@@ -124,9 +123,7 @@ export const writerCases: { name: string; fn: () => Promise<void> }[] = [
     name: "writer: full at writeQueueSize packets or at 1 MiB of encoded bytes",
     fn: async () => {
       const { conn } = recorder();
-      const small = new Writer(conn, { batch: 0, queueSize: 10 }, (e) => {
-        throw e;
-      });
+      const small = writer(conn, 0, 10);
       for (let i = 0; i < 9; i++) small.send(publish(i, 10));
       assert.equal(small.full, false);
       small.send(publish(9, 10));
@@ -134,9 +131,7 @@ export const writerCases: { name: string; fn: () => Promise<void> }[] = [
       await small.flushed();
       assert.equal(small.full, false);
 
-      const big = new Writer(conn, { batch: 0, queueSize: 1000 }, (e) => {
-        throw e;
-      });
+      const big = writer(conn, 0, 1000);
       for (let i = 0; i < 60; i++) big.send(publish(i, 16 * 1024));
       assert.equal(big.full, false, "60 x 16 KiB is under 1 MiB");
       for (let i = 60; i < 64; i++) big.send(publish(i, 16 * 1024));
@@ -152,9 +147,7 @@ export const writerCases: { name: string; fn: () => Promise<void> }[] = [
       "writer: a first packet larger than 64 KiB (and smaller than 256 KiB) into an empty buffer",
     fn: async () => {
       const { conn, writes } = recorder();
-      const w = new Writer(conn, { batch: 0, queueSize: 1000 }, (e) => {
-        throw e;
-      });
+      const w = writer(conn, 0, 1000);
       w.send(publish(0, 70_000));
       w.sendBytes(new Uint8Array([0xc0, 0x00])); // PINGREQ
       w.send(publish(1, 10));
