@@ -284,7 +284,7 @@ function measure(p: Packet): number {
           );
         }
       }
-      if (topic === lastTopic) {
+      if (topic === lastTopic && lastTopic !== null) {
         rl = lastTopicSize; // validated and measured before
       } else {
         rl = strSize(type, "topic", topic);

@@ -25,6 +25,22 @@ function pub(topic: string): PublishPacket {
   } as PublishPacket;
 }
 
+/** A fresh instance of the encoder module: nothing remembered yet. */
+async function freshEncoder(tag: string): Promise<typeof import("../../src/wire/encode.ts")> {
+  return await import(new URL(`../../src/wire/encode.ts?fresh=${tag}`, import.meta.url).href);
+}
+
+Deno.test("encode: a topic that is not a string is refused before any topic was remembered", async () => {
+  for (const bad of [null, undefined, 42]) {
+    const enc = await freshEncoder(String(bad));
+    const p = { ...pub("x"), topic: bad as unknown as string };
+    assert.throws(() => enc.packetLength(p), TypeError);
+    assert.throws(() => enc.encodePacket(p), TypeError);
+    enc.encodePacket(pub("a/b")); // and after one was
+    assert.throws(() => enc.packetLength(p), TypeError);
+  }
+});
+
 Deno.test("encode: a cached topic never lets a wildcard or NUL topic through", () => {
   for (const bad of ["a/+", "a/#", "+", "a\u0000b", "\ud800"]) {
     encodePacket(pub("a/b"));
