@@ -71,7 +71,8 @@ export interface Subscription extends AsyncIterable<Message>, AsyncDisposable {
    * discarded.
    *
    * @param options `signal` bounds the wait for UNSUBACK.
-   * @returns Resolves once the broker answered the UNSUBSCRIBE.
+   * @returns Resolves once the broker answered the UNSUBSCRIBE, or at once when
+   * the subscription had already ended (a loop left early, disposal).
    */
   unsubscribe(options?: { signal?: AbortSignal }): Promise<void>;
 }

@@ -195,10 +195,16 @@ export class Writer {
 
   #seal(): void {
     if (this.#used === 0) return;
-    this.#sealed.push(this.#buf.subarray(0, this.#used));
+    if (this.#used * 4 <= this.#buf.length) {
+      // Mostly empty (a writeBatch limit, a large packet behind small ones): queue a
+      // copy and keep the buffer, so queued memory follows the bytes, not the buffers.
+      this.#sealed.push(this.#buf.slice(0, this.#used));
+    } else {
+      // The sealed buffer now belongs to the queue; take a free one or a new one.
+      this.#sealed.push(this.#buf.subarray(0, this.#used));
+      this.#buf = this.#take();
+    }
     this.#sealedCounts.push(this.#bufPackets);
-    // The sealed buffer now belongs to the queue; take a free one or a new one.
-    this.#buf = this.#take();
     this.#used = 0;
     this.#bufPackets = 0;
   }

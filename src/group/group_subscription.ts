@@ -49,7 +49,9 @@ export interface GroupSubscription extends AsyncIterable<Message>, AsyncDisposab
    * still buffered are acked and discarded.
    *
    * @param options `signal` bounds the wait for the UNSUBACKs.
-   * @returns Resolves once every member's broker answered.
+   * @returns Resolves once every member's broker answered. After the stream
+   * ended by a loop exit or disposal it returns that ending (which never
+   * rejects) and `options` no longer apply.
    * @throws {GroupError} When some member's unsubscribe failed (the iteration ends anyway).
    */
   unsubscribe(options?: { signal?: AbortSignal }): Promise<void>;

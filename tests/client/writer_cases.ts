@@ -14,17 +14,19 @@ import type { Packet, PublishPacket } from "../../src/wire/types.ts";
 import type { Connection } from "../../src/transport/types.ts";
 
 /** A connection that records every write; a write completes after a macrotask. */
-function recorder(): { conn: Connection; writes: Uint8Array[] } {
+function recorder(): { conn: Connection; writes: Uint8Array[]; backing: number[] } {
   const writes: Uint8Array[] = [];
+  const backing: number[] = []; // the size of the memory behind each write
   const conn: Connection = {
     start() {},
     write(data) {
+      backing.push(data.buffer.byteLength);
       writes.push(data.slice()); // the writer may reuse `data` once this resolves
       return new Promise((resolve) => setTimeout(resolve, 0));
     },
     close() {},
   };
-  return { conn, writes };
+  return { conn, writes, backing };
 }
 
 function publish(i: number, size: number): PublishPacket {
@@ -161,6 +163,25 @@ export const writerCases: { name: string; fn: () => Promise<void> }[] = [
       w.sendBytes(new Uint8Array([0xc0, 0x00]));
       await w.flushed();
       assert.deepEqual(decodeAll(writes).slice(3).map((p) => p.type), [3, 3, 12]);
+    },
+  },
+  {
+    name: "writer: with writeBatch, queued small packets do not each hold a whole buffer",
+    fn: async () => {
+      const { conn, writes, backing } = recorder();
+      const w = writer(conn, 1, 100_000);
+      w.send(publish(0, 100 * 1024)); // switches to 256 KiB buffers
+      for (let i = 1; i <= 200; i++) w.send({ type: 4, packetId: i });
+      await w.flushed();
+      const got = decodeAll(writes);
+      assert.equal(got.length, 201);
+      assert.deepEqual(got.slice(1).map((p) => (p as { packetId: number }).packetId).slice(0, 3), [
+        1,
+        2,
+        3,
+      ]);
+      const whole = backing.filter((n) => n >= 256 * 1024).length;
+      assert.ok(whole <= 2, `${whole} of ${backing.length} writes held a 256 KiB buffer`);
     },
   },
 ];
