@@ -1897,7 +1897,7 @@ export class Client implements AsyncDisposable {
         } else {
           e.packet.dup = true;
           this.#stripAlias(e.packet);
-          link.writer.send(e.packet);
+          this.#sendFlow(link, id, e);
         }
         continue;
       }
@@ -1921,8 +1921,7 @@ export class Client implements AsyncDisposable {
         if (stored !== undefined) {
           stored.then((ok) => {
             if (ok && this.#link === link && !link.closed && this.#outbound.get(id) === e) {
-              link.writer.send(e.packet);
-              this.#noteAlias(link, e.packet);
+              if (this.#sendFlow(link, id, e)) this.#noteAlias(link, e.packet);
             }
           });
           if (st !== null) st.publishesSent++;
@@ -1930,18 +1929,36 @@ export class Client implements AsyncDisposable {
         }
         if (this.#outbound.get(id) !== e) continue; // the store refused it synchronously
       }
-      try {
-        link.writer.send(e.packet);
-        this.#noteAlias(link, e.packet);
-      } catch (err) {
-        // Validated on entry; an encoder failure here still must not corrupt the session.
-        this.#outbound.delete(id);
-        this.#freeId(id);
-        link.window--;
-        e.reject(toError(err));
-        continue;
-      }
+      if (!this.#sendFlow(link, id, e)) continue;
+      this.#noteAlias(link, e.packet);
       if (st !== null) st.publishesSent++;
+    }
+  }
+
+  /**
+   * Writes a session PUBLISH. It was validated when published, but the
+   * application may have changed its `properties` object since: a packet that
+   * no longer encodes ends its own flow with the encoder's error (and leaves
+   * the store) instead of breaking the connection, or every reconnect for a
+   * replay.
+   */
+  #sendFlow(link: Link, id: number, e: OutEntry): boolean {
+    try {
+      link.writer.send(e.packet);
+      return true;
+    } catch (err) {
+      const error = toError(err);
+      this.#log?.error("publish dropped: it no longer encodes", {
+        packetId: id,
+        error: error.message,
+      });
+      this.#outbound.delete(id);
+      this.#freeId(id);
+      if (e.sent && link.window > 0) link.window--;
+      const store = this.#store;
+      if (store !== undefined) this.#stored(() => store.deleteOutbound(id));
+      if (!e.abandoned) e.reject(error);
+      return false;
     }
   }
 

@@ -1748,3 +1748,29 @@ add(
     await within(d2, 500, "dispose resolves once the connection drops");
   },
 );
+
+add(
+  "Client: a replay that no longer encodes (properties changed after publish) fails only its own publish",
+  async () => {
+    await using t = await start({
+      connack: (_c, conn) => ({ sessionPresent: conn.index > 0 }),
+    });
+    const properties: { userProperties: [string, string][] } = { userProperties: [["k", "v"]] };
+    const bad = track(t.client.publish({ topic: "rp/bad", payload: "x", qos: 1, properties }));
+    const good = track(t.client.publish({ topic: "rp/good", payload: "y", qos: 1 }));
+    await t.conn.expect(PacketType.Publish);
+    await t.conn.expect(PacketType.Publish);
+    properties.userProperties.push(["k2", "nul \u0000 inside"]); // now refused by the encoder
+    t.conn.close();
+    const second = await t.broker.nextConnection();
+    const again = await second.expect(PacketType.Publish);
+    assert.equal(again.topic, "rp/good", "only the flow that still encodes is replayed");
+    await assert.rejects(within(bad.promise, 1000, "the bad publish settles"), TypeError);
+    second.send({ type: PacketType.Puback, packetId: again.packetId! });
+    assert.deepEqual(await within(good.promise, 1000, "the good publish resolves"), {
+      reasonCode: 0,
+    });
+    await assertUp(t.client, second);
+    assert.equal(t.broker.dials, 2, "no reconnect loop");
+  },
+);
