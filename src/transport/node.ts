@@ -147,6 +147,7 @@ export const nodeDial: DialFunc = (url: URL, options: DialOptions): Promise<Conn
       socket.off("connect", onTcp);
       socket.off(connectOptions ? "secureConnect" : "connect", onReady);
       socket.off("error", onError);
+      socket.off("close", onEarlyClose);
       signal?.removeEventListener("abort", onAbort);
     };
     const onReady = () => {
@@ -163,6 +164,9 @@ export const nodeDial: DialFunc = (url: URL, options: DialOptions): Promise<Conn
         : `Cannot connect to ${ep.address}`;
       reject(new Error(`${what}: ${err.message}`, { cause: err }));
     };
+    // Closed before the connection was ready without an "error" (Bun's node:tls, for
+    // one, only closes when the peer does not speak TLS).
+    const onEarlyClose = () => onError(new Error("the connection closed before it was ready"));
     const onAbort = () => {
       cleanup();
       socket.on("error", () => {}); // late errors of the destroyed socket
@@ -172,6 +176,7 @@ export const nodeDial: DialFunc = (url: URL, options: DialOptions): Promise<Conn
     socket.on("connect", onTcp);
     socket.once(connectOptions ? "secureConnect" : "connect", onReady);
     socket.once("error", onError);
+    socket.once("close", onEarlyClose);
     signal?.addEventListener("abort", onAbort, { once: true });
   });
 };

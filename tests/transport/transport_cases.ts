@@ -431,6 +431,121 @@ export const TRANSPORT_CASES: TransportCase[] = [
     },
   },
   {
+    name: "TLS: insecureSkipVerify does not accept a peer that does not speak TLS",
+    broker: false,
+    async run({ dial }) {
+      const sockets: Socket[] = [];
+      const server = createTcpServer((socket) => {
+        sockets.push(socket);
+        socket.on("error", () => {});
+        socket.end("hello, not TLS");
+      });
+      await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+      try {
+        const address = server.address();
+        const port = typeof address === "object" && address !== null ? address.port : 0;
+        await within(
+          5000,
+          assert.rejects(
+            dial(new URL(`mqtts://127.0.0.1:${port}`), { tls: { insecureSkipVerify: true } }),
+            /TLS handshake with 127\.0\.0\.1:\d+ failed/,
+          ),
+          "the dial failing",
+        );
+      } finally {
+        // A client whose TLS dial failed may leave its TCP connection for the runtime to
+        // close later (Bun's node:tls did); end it so that server.close() returns.
+        for (const s of sockets) s.destroy();
+        await new Promise<void>((resolve) => server.close(() => resolve()));
+      }
+    },
+  },
+  {
+    name: "TLS close: close() ends the connection even when the peer never answers",
+    broker: false,
+    async run({ dial }) {
+      const dir = await mkdtemp(join(tmpdir(), "mqttv5-silent-"));
+      try {
+        const certs = await makeCerts(dir);
+        const sockets: TLSSocket[] = [];
+        // A peer that completes the handshake, then never reads, writes or closes.
+        const server = createTlsServer({ cert: certs.server.cert, key: certs.server.key }, (s) => {
+          sockets.push(s);
+          s.on("error", () => {});
+          s.pause();
+        });
+        await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+        try {
+          const address = server.address();
+          const port = typeof address === "object" && address !== null ? address.port : 0;
+          const r = await open(dial, `mqtts://localhost:${port}`, {
+            tls: { caCerts: [certs.ca.cert] },
+          });
+          await delay(100);
+          r.conn.close();
+          assert.equal(await within(3000, r.closed, "onClose after close()"), undefined);
+          assert.equal(r.closeCalls, 1);
+          await assert.rejects(r.conn.write(new Uint8Array(1)));
+        } finally {
+          for (const s of sockets) s.destroy();
+          await new Promise<void>((resolve) => server.close(() => resolve()));
+        }
+      } finally {
+        await rm(dir, { recursive: true, force: true });
+      }
+    },
+  },
+  {
+    name: "write: overlapping large writes arrive whole and in order",
+    broker: false,
+    async run({ dial }) {
+      const received: Uint8Array[] = [];
+      let conn: Connection | undefined;
+      const sockets: Socket[] = [];
+      let total = 0;
+      const WRITES = 24;
+      const SIZE = 256 * 1024;
+      let done!: () => void;
+      const all = new Promise<void>((resolve) => done = resolve);
+      const server = createTcpServer((socket) => {
+        sockets.push(socket);
+        socket.on("error", () => {});
+        socket.on("data", (d: Uint8Array) => {
+          received.push(d);
+          total += d.length;
+          if (total >= WRITES * SIZE) done();
+        });
+      });
+      await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+      try {
+        const address = server.address();
+        const port = typeof address === "object" && address !== null ? address.port : 0;
+        const r = await open(dial, `mqtt://127.0.0.1:${port}`, {});
+        conn = r.conn;
+        const writes: Promise<void>[] = [];
+        for (let i = 0; i < WRITES; i++) writes.push(r.conn.write(new Uint8Array(SIZE).fill(i)));
+        await within(10_000, Promise.all(writes), "every write settling");
+        await within(10_000, all, "the server receiving every byte");
+        // Each write's bytes are one run of its fill value, in write order.
+        let at = 0;
+        for (const chunk of received) {
+          for (let k = 0; k < chunk.length; k++, at++) {
+            if (chunk[k] !== Math.floor(at / SIZE)) {
+              assert.fail(`byte ${at} is ${chunk[k]}, expected ${Math.floor(at / SIZE)}`);
+            }
+          }
+        }
+        assert.equal(at, WRITES * SIZE);
+        r.conn.close();
+        await within(3000, r.closed, "onClose");
+      } finally {
+        conn?.close();
+        for (const s of sockets) s.destroy();
+        await new Promise<void>((resolve) => server.close(() => resolve()));
+      }
+    },
+  },
+  {
     name: "TLS: offers the alpn protocols",
     broker: false,
     async run({ dial }) {
