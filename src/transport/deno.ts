@@ -261,6 +261,8 @@ class DenoConnection implements Connection {
   #started = false;
   #reported = false;
   #onClose: ((error?: Error) => void) | undefined;
+  /** The write in progress or queued last, if any: writes run one at a time. */
+  #tail: Promise<void> | undefined;
 
   constructor(conn: Deno.Conn, address: string) {
     this.#conn = conn;
@@ -305,7 +307,23 @@ class DenoConnection implements Connection {
     this.#report(error);
   }
 
-  async write(data: Uint8Array): Promise<void> {
+  write(data: Uint8Array): Promise<void> {
+    if (this.#closed) return Promise.reject(this.#closedError());
+    // conn.write may take part of the bytes; a write started while another is
+    // resuming its rest would interleave with it, so writes run one at a time.
+    const tail = this.#tail;
+    const p = tail === undefined
+      ? this.#writeAll(data)
+      : tail.then(() => this.#writeAll(data), () => this.#writeAll(data));
+    this.#tail = p;
+    const clear = () => {
+      if (this.#tail === p) this.#tail = undefined;
+    };
+    p.then(clear, clear);
+    return p;
+  }
+
+  async #writeAll(data: Uint8Array): Promise<void> {
     if (this.#closed) throw this.#closedError();
     try {
       let written = await this.#conn.write(data);
