@@ -66,7 +66,8 @@ export class StatusStream implements AsyncIterable<StatusEvent> {
   #head = 0;
   #size = 0;
   #ended = false;
-  #waiter: ((r: IteratorResult<StatusEvent>) => void) | undefined;
+  /** Pending next() calls, oldest first (usually none or one). */
+  #waiters: ((r: IteratorResult<StatusEvent>) => void)[] = [];
   #detach: (s: StatusStream) => void;
   #dropped = 0;
 
@@ -96,10 +97,10 @@ export class StatusStream implements AsyncIterable<StatusEvent> {
   push(e: StatusEvent): void {
     if (this.#ended) return;
     if (e.type === "closed") this.#ended = true;
-    const w = this.#waiter;
+    const w = this.#waiters.shift();
     if (w !== undefined) {
-      this.#waiter = undefined;
       w({ done: false, value: e });
+      if (this.#ended) this.#finishWaiters(); // calls beyond `closed` end
       return;
     }
     if (this.#size === CAPACITY) {
@@ -123,7 +124,16 @@ export class StatusStream implements AsyncIterable<StatusEvent> {
       this.#detach(this);
       return Promise.resolve({ done: true, value: undefined });
     }
-    return new Promise((resolve) => this.#waiter = resolve);
+    return new Promise((resolve) => this.#waiters.push(resolve));
+  }
+
+  /** Ends every pending next() call. */
+  #finishWaiters(): void {
+    const ws = this.#waiters;
+    if (ws.length === 0) return;
+    this.#waiters = [];
+    this.#detach(this);
+    for (const w of ws) w({ done: true, value: undefined });
   }
 
   /**
@@ -138,9 +148,7 @@ export class StatusStream implements AsyncIterable<StatusEvent> {
         this.#ended = true;
         this.#size = 0;
         this.#detach(this);
-        const w = this.#waiter;
-        this.#waiter = undefined;
-        w?.({ done: true, value: undefined });
+        this.#finishWaiters();
         return Promise.resolve({ done: true, value: undefined });
       },
     };
