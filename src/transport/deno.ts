@@ -261,8 +261,9 @@ class DenoConnection implements Connection {
   #started = false;
   #reported = false;
   #onClose: ((error?: Error) => void) | undefined;
-  /** The write in progress or queued last, if any: writes run one at a time. */
-  #tail: Promise<void> | undefined;
+  /** A write is in progress; later ones wait in #waiting, in order. */
+  #writing = false;
+  #waiting: { data: Uint8Array; resolve: () => void; reject: (e: Error) => void }[] = [];
 
   constructor(conn: Deno.Conn, address: string) {
     this.#conn = conn;
@@ -311,26 +312,25 @@ class DenoConnection implements Connection {
     if (this.#closed) return Promise.reject(this.#closedError());
     // conn.write may take part of the bytes; a write started while another is
     // resuming its rest would interleave with it, so writes run one at a time.
-    const tail = this.#tail;
-    const p = tail === undefined
-      ? this.#writeAll(data)
-      : tail.then(() => this.#writeAll(data), () => this.#writeAll(data));
-    this.#tail = p;
-    const clear = () => {
-      if (this.#tail === p) this.#tail = undefined;
-    };
-    p.then(clear, clear);
-    return p;
+    if (this.#writing) {
+      return new Promise((resolve, reject) => this.#waiting.push({ data, resolve, reject }));
+    }
+    return this.#write(data);
   }
 
-  async #writeAll(data: Uint8Array): Promise<void> {
-    if (this.#closed) throw this.#closedError();
+  async #write(data: Uint8Array): Promise<void> {
+    this.#writing = true;
     try {
+      if (this.#closed) throw this.#closedError();
       let written = await this.#conn.write(data);
       while (written < data.length) written += await this.#conn.write(data.subarray(written));
     } catch (err) {
       if (this.#closed) throw this.#closedError();
       throw new Error(`Cannot write to ${this.#address}: ${message(err)}`, { cause: err });
+    } finally {
+      this.#writing = false;
+      const next = this.#waiting.shift();
+      if (next !== undefined) this.#write(next.data).then(next.resolve, next.reject);
     }
   }
 
