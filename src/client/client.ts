@@ -736,7 +736,10 @@ export class Client implements AsyncDisposable {
     const link = this.#link;
     if (link !== null && !link.closed) {
       if (link.connack !== null) {
-        link.writer.send(packet);
+        // Nothing is processed or sent after DISCONNECT [MQTT-3.14.4-1]: not even the
+        // PUBACK of a PUBLISH that arrives while it flushes.
+        link.halted = true;
+        link.writer.sendLast(packet);
         await this.#within(link.writer.flushed(), this.#o.disconnectFlushTimeoutMs, signal);
       }
       this.#linkDown(link, new MqttError("closed", "client disconnected"), true);
@@ -1116,6 +1119,11 @@ export class Client implements AsyncDisposable {
     if (this.#link !== link) return;
     this.#link = null;
     this.#releaseParked(true);
+    // A QoS 1 PUBLISH not yet acked on the lost connection comes again (DUP) if the
+    // session resumes, as a new delivery with its own slot; the old slot must neither
+    // count against Receive Maximum nor send a PUBACK that could ack a newer message
+    // reusing its packet identifier. (QoS 2 slots stay: #inQos2 ties a redelivery to them.)
+    this.#acks.cancelQos1();
     const wasUp = link.connack !== null;
     if (!wasUp || byUser) return;
     // An established connection was lost.
@@ -1248,7 +1256,7 @@ export class Client implements AsyncDisposable {
     clearInterval(link.timer);
     link.onFail?.(err);
     link.onFail = undefined;
-    link.writer.send({ type: 14, reasonCode });
+    link.writer.sendLast({ type: 14, reasonCode });
     void this.#within(link.writer.flushed(), 200).then(() => this.#linkDown(link, err, false));
   }
 

@@ -39,6 +39,8 @@ export class InboundAcks {
   #head: InboundSlot | null = null;
   #tail: InboundSlot | null = null;
   #length = 0;
+  /** Cancelled slots still queued behind a live one: they no longer count. */
+  #cancelled = 0;
   #send: (slot: InboundSlot) => void;
 
   /** @param send Sends the PUBACK or PUBREC for a released slot. */
@@ -46,9 +48,9 @@ export class InboundAcks {
     this.#send = send;
   }
 
-  /** Unreleased slots. */
+  /** Unreleased slots, cancelled ones not counted. */
   get length(): number {
-    return this.#length;
+    return this.#length - this.#cancelled;
   }
 
   /** Appends a slot for a PUBLISH delivered to `refs` subscriptions. */
@@ -68,13 +70,35 @@ export class InboundAcks {
     slot.refs -= by;
     if (slot.refs > 0) return;
     slot.done = true;
+    this.#drain();
+  }
+
+  /**
+   * Takes every QoS 1 slot out of the order without acking it, acked by the
+   * application or not (their connection is gone); the slots behind them go on.
+   */
+  cancelQos1(): void {
+    let any = false;
+    for (let s = this.#head; s !== null; s = s.next) {
+      if (s.qos !== 1 || s.cancelled) continue;
+      s.cancelled = true;
+      this.#cancelled++;
+      s.done = true;
+      any = true;
+    }
+    if (any) this.#drain();
+  }
+
+  /** Releases the done slots at the head of the order. */
+  #drain(): void {
     let h = this.#head;
     while (h !== null && h.done) {
       this.#head = h.next;
       if (this.#head === null) this.#tail = null;
       this.#length--;
       h.next = null;
-      if (!h.cancelled) this.#send(h);
+      if (h.cancelled) this.#cancelled--;
+      else this.#send(h);
       h = this.#head;
     }
   }
@@ -83,6 +107,7 @@ export class InboundAcks {
   cancel(slot: InboundSlot): void {
     if (slot.owner !== this || slot.done) return;
     slot.cancelled = true;
+    this.#cancelled++;
     slot.refs = 1;
     this.release(slot);
   }
@@ -98,6 +123,7 @@ export class InboundAcks {
     }
     this.#head = this.#tail = null;
     this.#length = 0;
+    this.#cancelled = 0;
   }
 }
 

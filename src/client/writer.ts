@@ -78,6 +78,8 @@ export class Writer {
   #flushing = false;
   #scheduled = false;
   #error: Error | null = null;
+  /** DISCONNECT was queued: nothing may follow it [MQTT-3.14.4-1]. */
+  #ended = false;
   #flushWaiters: Waiter[] = [];
   #spaceWaiters: Waiter[] = [];
   #onWrite: (() => void) | undefined;
@@ -114,7 +116,7 @@ export class Writer {
    * queued).
    */
   send(packet: Packet): void {
-    if (this.#error !== null) return;
+    if (this.#error !== null || this.#ended) return;
     let n = encodePacketInto(packet, this.#buf, this.#used);
     if (n < 0 || this.#bufPackets >= this.#batchLimit) {
       if (-n >= BIG_PACKET && this.#size === SCRATCH) {
@@ -140,7 +142,7 @@ export class Writer {
 
   /** Queues pre-encoded bytes (a constant packet). */
   sendBytes(bytes: Uint8Array): void {
-    if (this.#error !== null) return;
+    if (this.#error !== null || this.#ended) return;
     if (this.#used + bytes.length > this.#buf.length || this.#bufPackets >= this.#batchLimit) {
       this.#seal();
     }
@@ -148,6 +150,12 @@ export class Writer {
     this.#used += bytes.length;
     this.#bufPackets++;
     this.#count(bytes.length);
+  }
+
+  /** Queues the connection's last packet (a DISCONNECT); later sends are ignored. */
+  sendLast(packet: Packet): void {
+    this.send(packet);
+    this.#ended = true;
   }
 
   /** Resolves when every packet queued so far has been written. */

@@ -1774,3 +1774,93 @@ add(
     assert.equal(t.broker.dials, 2, "no reconnect loop");
   },
 );
+
+// --- inbound acks across a reconnect, and after DISCONNECT -------------------
+
+const resumes = {
+  connack: (_c: unknown, conn: { index: number }) => ({ sessionPresent: conn.index > 0 }),
+  autoAckSubscribe: true,
+};
+
+add(
+  "Client: QoS 1 messages unacked when the connection drops do not count against Receive Maximum once the session resumes",
+  async () => {
+    await using t = await start(resumes, { receiveMaximum: 2 });
+    const sub = await t.client.subscribeQueue([{ topic: "in/#", qos: 1 }]);
+    t.conn.send(inbound("in/a", "1", { qos: 1, packetId: 1 }));
+    t.conn.send(inbound("in/a", "2", { qos: 1, packetId: 2 }));
+    const m1 = await nextMessage(sub);
+    const m2 = await nextMessage(sub);
+    t.conn.close();
+    const second = await t.broker.nextConnection();
+    await waitUntil(() => t.client.connected, 1000, "reconnected");
+    // The broker must send both again [MQTT-4.4.0-1]: two in flight, within the maximum.
+    second.send(inbound("in/a", "1", { qos: 1, packetId: 1, dup: true }));
+    second.send(inbound("in/a", "2", { qos: 1, packetId: 2, dup: true }));
+    const again1 = await nextMessage(sub);
+    const again2 = await nextMessage(sub);
+    assert.equal(second.all(PacketType.Disconnect).length, 0, "no DISCONNECT 0x93");
+    m1.ack();
+    m2.ack(); // the old connection's slots: no PUBACK from them
+    again1.ack();
+    again2.ack();
+    await settle();
+    assert.deepEqual(second.all(PacketType.Puback).map((p) => p.packetId), [1, 2]);
+    await assertUp(t.client, second);
+  },
+);
+
+add(
+  "Client: acking a message from the lost connection never PUBACKs a newer message that reuses its packet id",
+  async () => {
+    await using t = await start(resumes);
+    const sub = await t.client.subscribeQueue([{ topic: "in/#", qos: 1 }]);
+    t.conn.send(inbound("in/a", "old", { qos: 1, packetId: 1 }));
+    const old = await nextMessage(sub);
+    t.conn.close();
+    const second = await t.broker.nextConnection();
+    await waitUntil(() => t.client.connected, 1000, "reconnected");
+    second.send(inbound("in/a", "old", { qos: 1, packetId: 1, dup: true }));
+    const again = await nextMessage(sub);
+    again.ack();
+    await second.expect(PacketType.Puback); // id 1 is complete for the broker
+    second.send(inbound("in/a", "new", { qos: 1, packetId: 1 }));
+    const fresh = await nextMessage(sub);
+    assert.equal(fresh.text(), "new");
+    old.ack(); // late ack of the first delivery
+    await settle();
+    assert.equal(
+      second.all(PacketType.Puback).length,
+      1,
+      "the new message is not acked for the app",
+    );
+    fresh.ack();
+    await settle();
+    assert.equal(second.all(PacketType.Puback).length, 2);
+  },
+);
+
+add(
+  "Client sends nothing after its DISCONNECT, not even a PUBACK for a PUBLISH arriving meanwhile",
+  async () => {
+    await using t = await start({ autoAckSubscribe: true });
+    const got: string[] = [];
+    await t.client.subscribeCallback([{ topic: "q/#", qos: 1 }], (m) => got.push(m.topic));
+    t.conn.client.holdWrites();
+    const closing = t.client.disconnect();
+    await settle();
+    t.conn.send(inbound("q/x", "1", { qos: 1, packetId: 9 }));
+    await settle();
+    t.conn.client.releaseWrites();
+    await closing;
+    await settle();
+    const after = t.conn.all(PacketType.Disconnect).length;
+    assert.equal(after, 1, "DISCONNECT sent");
+    assert.equal(
+      t.conn.all(PacketType.Puback).length,
+      0,
+      "no PUBACK after DISCONNECT [MQTT-3.14.4-1]",
+    );
+    assert.deepEqual(got, [], "nothing processed after disconnect()");
+  },
+);
