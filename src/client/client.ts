@@ -306,7 +306,11 @@ export class Client implements AsyncDisposable {
   #replay: OutEntry[] = [];
   #replayHead = 0;
   #requests = new Map<number, Request>();
-  #inQos2 = new Map<number, 0 | 1>();
+  /**
+   * Inbound QoS 2 by packet id: 0 delivered, not acked by the application; 2 acked,
+   * PUBREC waiting for the store to record it; 1 recorded, PUBREC sent.
+   */
+  #inQos2 = new Map<number, 0 | 1 | 2>();
   #inQos2Received = 0;
   #acks: InboundAcks;
 
@@ -568,9 +572,16 @@ export class Client implements AsyncDisposable {
         }
       }
       const inbound = new Set(saved.inbound);
-      for (const id of inbound) if (this.#inQos2.get(id) !== 1) await store.deleteInbound(id);
+      for (const id of inbound) {
+        const st = this.#inQos2.get(id);
+        if (st === 2) this.#inQos2.set(id, 1); // its record did land
+        else if (st !== 1) await store.deleteInbound(id);
+      }
       for (const [id, st] of this.#inQos2) {
-        if (st === 1 && !inbound.has(id)) await store.putInbound(id);
+        if (st === 2 || (st === 1 && !inbound.has(id))) {
+          await store.putInbound(id);
+          this.#inQos2.set(id, 1);
+        }
       }
     }
     this.#storeState = "loaded";
@@ -1501,6 +1512,7 @@ export class Client implements AsyncDisposable {
       const s = this.#inQos2.get(id);
       if (s !== undefined) {
         // A re-delivery of a QoS 2 message we already have: never deliver it twice.
+        // (State 2: the PUBREC goes out once the store has recorded the message.)
         if (s === 1) link.writer.send({ type: 5, packetId: id });
         return;
       }
@@ -1602,13 +1614,21 @@ export class Client implements AsyncDisposable {
     const link = this.#link;
     if (slot.qos === 2) {
       const id = slot.packetId;
-      this.#inQos2.set(id, 1);
       this.#inQos2Received++;
       const store = this.#store;
       // Write-ahead: the inbound QoS 2 is recorded before PUBREC.
       const stored = store === undefined ? undefined : this.#stored(() => store.putInbound(id));
-      if (stored === undefined) link?.writer.send({ type: 5, packetId: id });
-      else stored.then((ok) => ok && this.#link?.writer.send({ type: 5, packetId: id }));
+      if (stored === undefined) {
+        this.#inQos2.set(id, 1);
+        link?.writer.send({ type: 5, packetId: id });
+      } else {
+        this.#inQos2.set(id, 2);
+        stored.then((ok) => {
+          if (!ok || this.#inQos2.get(id) !== 2) return;
+          this.#inQos2.set(id, 1);
+          this.#link?.writer.send({ type: 5, packetId: id });
+        });
+      }
     } else {
       link?.writer.send({ type: 4, packetId: slot.packetId });
     }
@@ -1626,7 +1646,8 @@ export class Client implements AsyncDisposable {
     } else if (s === undefined) {
       link.writer.send({ type: 7, packetId: id, reasonCode: 0x92 }); // Packet Identifier not found
     }
-    // s === 0: the application has not acked yet; the broker will repeat PUBREL after PUBREC.
+    // s === 0 or 2: no PUBREC yet (not acked, or not recorded); the broker repeats PUBREL
+    // after PUBREC.
   }
 
   // -------------------------------------------------------------------------

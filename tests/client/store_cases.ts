@@ -154,3 +154,40 @@ add("Client's will is published by mosquitto when a store write fails", async ()
   await waitUntil(() => wills.length === 1, 5000, "the will arrived");
   assert.deepEqual(wills, ["store died"]);
 });
+
+add(
+  "Client sends no PUBREC for a redelivered QoS 2 PUBLISH before the store recorded it (write-ahead)",
+  async () => {
+    const store = new FlakyStore();
+    await using broker = new FakeBroker({ autoAckSubscribe: true });
+    await using client = new Client({ broker: "mqtt://fake:1883", dial: broker.dial, store });
+    await client.connect();
+    const conn = await broker.nextConnection();
+    const sub = await client.subscribeQueue([{ topic: "in/#", qos: 2 }]);
+    const publish: PublishPacket = {
+      type: PacketType.Publish,
+      topic: "in/a",
+      payload: new Uint8Array([1]),
+      qos: 2,
+      retain: false,
+      dup: false,
+      packetId: 7,
+    };
+    conn.send(publish);
+    const m = await sub.queue.dequeue();
+    assert.ok(m !== undefined, "delivered");
+    store.hold();
+    m.ack(); // PUBREC waits for the store
+    await waitUntil(() => store.calls.includes("in 7"), 1000, "the store was asked first");
+    conn.send({ ...publish, dup: true }); // the broker resends before any PUBREC
+    await new Promise((r) => setTimeout(r, 50));
+    assert.equal(conn.all(PacketType.Pubrec).length, 0, "no PUBREC before the record");
+    store.release();
+    await waitUntil(() => conn.all(PacketType.Pubrec).length === 1, 1000, "PUBREC after it");
+    conn.send({ type: PacketType.Pubrel, packetId: 7 });
+    await waitUntil(() => conn.all(PacketType.Pubcomp).length === 1, 1000, "PUBCOMP");
+    await new Promise((r) => setTimeout(r, 30));
+    assert.equal(conn.all(PacketType.Pubrec).length, 1, "one PUBREC in all");
+    assert.equal(sub.queue.length, 0, "delivered once");
+  },
+);
