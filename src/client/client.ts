@@ -1926,18 +1926,31 @@ export class Client implements AsyncDisposable {
         } else {
           e.packet.dup = true;
           this.#stripAlias(e.packet);
-          this.#sendFlow(link, id, e);
+          // This connection's CONNACK may allow less than the one it was accepted under.
+          const limit = this.#limitError(e.packet);
+          if (limit !== undefined) this.#failFlow(link, id, e, limit);
+          else this.#sendFlow(link, id, e);
         }
         continue;
       }
       if (this.#pendingHead >= this.#pending.length) break;
-      const id = this.#allocId();
-      if (id === 0) break;
       e = this.#pending[this.#pendingHead];
+      // Accepted while disconnected or under an earlier CONNACK: check this one's limits.
+      const limit = this.#limitError(e.packet);
+      if (limit === undefined && e.packet.properties?.topicAlias !== undefined) {
+        const max = link.connack.topicAliasMaximum;
+        if (e.packet.properties.topicAlias > max) this.#stripAlias(e.packet); // topic kept
+      }
+      const id = limit === undefined ? this.#allocId() : 0;
+      if (limit === undefined && id === 0) break;
       this.#pending[this.#pendingHead++] = undefined as never;
       if (this.#pendingHead === this.#pending.length) {
         this.#pending = [];
         this.#pendingHead = 0;
+      }
+      if (limit !== undefined) {
+        if (!e.abandoned) e.reject(limit);
+        continue;
       }
       e.packet.packetId = id;
       this.#outbound.set(id, e);
@@ -1981,13 +1994,45 @@ export class Client implements AsyncDisposable {
         packetId: id,
         error: error.message,
       });
-      this.#outbound.delete(id);
-      this.#freeId(id);
-      if (e.sent && link.window > 0) link.window--;
-      const store = this.#store;
-      if (store !== undefined) this.#stored(() => store.deleteOutbound(id));
-      if (!e.abandoned) e.reject(error);
+      this.#failFlow(link, id, e, error);
       return false;
+    }
+  }
+
+  /** Ends a session flow that cannot be sent: frees its id, leaves the store, rejects. */
+  #failFlow(link: Link, id: number, e: OutEntry, error: Error): void {
+    this.#outbound.delete(id);
+    this.#freeId(id);
+    if (e.sent && link.window > 0) link.window--;
+    const store = this.#store;
+    if (store !== undefined) this.#stored(() => store.deleteOutbound(id));
+    if (!e.abandoned) e.reject(error);
+  }
+
+  /**
+   * Why the current CONNACK forbids `packet` (Maximum QoS, Retain Available,
+   * Maximum Packet Size), or undefined.
+   */
+  #limitError(packet: PublishPacket): MqttError | undefined {
+    const connack = this.#connack;
+    if (connack === null) return undefined;
+    if (packet.qos > connack.maximumQoS) {
+      return new MqttError("qos-not-supported", `broker supports QoS up to ${connack.maximumQoS}`, {
+        reasonCode: 0x9b,
+      });
+    }
+    if (packet.retain && !connack.retainAvailable) {
+      return new MqttError("retain-not-supported", "broker does not support retained messages", {
+        reasonCode: 0x9a,
+      });
+    }
+    if (connack.maximumPacketSize === undefined) return undefined;
+    if (packet.packetId !== undefined) return this.#checkSize(packet);
+    packet.packetId = 1; // a stand-in: a queued publish has no identifier yet
+    try {
+      return this.#checkSize(packet);
+    } finally {
+      packet.packetId = undefined;
     }
   }
 
@@ -2071,6 +2116,16 @@ export class Client implements AsyncDisposable {
     if (e === undefined || e.packet.qos !== 2) {
       this.#log?.debug("PUBCOMP for an unknown packet id", { packetId: id });
       return;
+    }
+    if (e.state !== 1) {
+      // PUBCOMP answers PUBREL (§4.3.3); before it, delivery was never confirmed.
+      return this.#protocolFailure(
+        link,
+        0x82,
+        new MqttError("protocol-error", `PUBCOMP for packet ${id} before PUBREL`, {
+          reasonCode: 0x82,
+        }),
+      );
     }
     // 0x92 after PUBREC: the broker lost the flow but had the message; it was delivered.
     this.#complete(link, id, e, this.#result(rc === 0 || rc === 0x92 ? (e.recRc ?? 0) : rc, props));

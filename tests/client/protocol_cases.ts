@@ -1864,3 +1864,73 @@ add(
     assert.deepEqual(got, [], "nothing processed after disconnect()");
   },
 );
+
+// --- the limits of a new CONNACK, and PUBCOMP out of turn ---------------------
+
+add(
+  "Client applies a new connection's CONNACK limits to replayed and queued publishes",
+  async () => {
+    await using t = await start({
+      connack: (_c, conn) =>
+        conn.index === 0 ? { properties: { receiveMaximum: 1, topicAliasMaximum: 10 } } : {
+          sessionPresent: true,
+          properties: { maximumQoS: 1, retainAvailable: false, topicAliasMaximum: 0 },
+        },
+    });
+    const a = track(t.client.publish({ topic: "lim/a", payload: "a", qos: 2, retain: true }));
+    const b = track(t.client.publish({ topic: "lim/b", payload: "b", qos: 1, retain: true }));
+    const c = track(
+      t.client.publish({ topic: "lim/c", payload: "c", qos: 1, properties: { topicAlias: 7 } }),
+    );
+    await t.conn.expect(PacketType.Publish); // a; b and c wait behind Receive Maximum 1
+    t.conn.close();
+    const second = await t.broker.nextConnection();
+    const sent = (await second.expect(PacketType.Publish)) as {
+      topic: string;
+      properties?: { topicAlias?: number };
+      packetId?: number;
+    };
+    assert.equal(sent.topic, "lim/c", "only the publish the new limits allow");
+    assert.equal(
+      sent.properties?.topicAlias,
+      undefined,
+      "the alias the broker no longer allows is dropped",
+    );
+    await assert.rejects(
+      within(a.promise, 1000, "a"),
+      (e: unknown) => (e as MqttError).code === "qos-not-supported",
+    );
+    await assert.rejects(
+      within(b.promise, 1000, "b"),
+      (e: unknown) => (e as MqttError).code === "retain-not-supported",
+    );
+    second.send({ type: PacketType.Puback, packetId: sent.packetId! });
+    assert.deepEqual(await within(c.promise, 1000, "c"), { reasonCode: 0 });
+    await settle();
+    assert.equal(second.all(PacketType.Publish).length, 1);
+    await assertUp(t.client, second);
+  },
+);
+
+add(
+  "Client answers a PUBCOMP before PUBREL with DISCONNECT 0x82 and keeps the publish pending",
+  async () => {
+    await using t = await start(
+      { connack: (_c, conn) => ({ sessionPresent: conn.index > 0 }) },
+      { reconnectBackoff: () => 0 },
+    );
+    const r = track(t.client.publish({ topic: "pc/x", payload: "x", qos: 2 }));
+    const p = await t.conn.expect(PacketType.Publish);
+    t.conn.send({ type: PacketType.Pubcomp, packetId: p.packetId! });
+    const d = await t.conn.expect(PacketType.Disconnect);
+    assert.equal(d.reasonCode, 0x82);
+    assert.equal(r.settled, false, "not confirmed by an out-of-turn PUBCOMP");
+    const second = await t.broker.nextConnection();
+    const again = await second.expect(PacketType.Publish);
+    assert.equal(again.dup, true);
+    second.send({ type: PacketType.Pubrec, packetId: again.packetId! });
+    await second.expect(PacketType.Pubrel);
+    second.send({ type: PacketType.Pubcomp, packetId: again.packetId! });
+    assert.deepEqual(await within(r.promise, 1000, "publish resolves"), { reasonCode: 0 });
+  },
+);
