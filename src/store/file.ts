@@ -656,9 +656,12 @@ export class FileSessionStore implements SessionStore, AsyncDisposable {
           if (flow.stage === "pubrel") this.#pubrel++;
         }
         this.#pending = undefined;
-        this.#failed = undefined;
         await this.#compact(); // a clean log without the torn tail, opened for append
+        // Only now: a change made while the log was being rewritten and reopened is
+        // refused with the old error instead of reaching a log that is not open.
+        this.#failed = undefined;
       } catch (err) {
+        this.#failed = undefined;
         this.#fail(err);
         throw this.#failed;
       } finally {
@@ -842,6 +845,9 @@ export class FileSessionStore implements SessionStore, AsyncDisposable {
 
   async #close(): Promise<void> {
     this.#closed = true;
+    // A recover() in progress rewrites and reopens the log: let it finish before the
+    // log is closed and the lock released, or it would write under a lock held by nobody.
+    while (this.#reloading !== undefined) await this.#reloading.catch(() => {});
     while (this.#draining !== undefined) await this.#draining;
     let first: unknown;
     if (this.#log !== undefined) {

@@ -115,6 +115,10 @@ class InstrumentedFs implements StoreFs {
   fsyncGate: Promise<void> | undefined;
   /** Resolved when an fsync starts. */
   onFsync: (() => void) | undefined;
+  /** While set, writeFileAtomic (compaction, recover()) waits for it. */
+  atomicGate: Promise<void> | undefined;
+  /** openAppend calls so far. */
+  opens = 0;
 
   constructor(inner: StoreFs) {
     this.inner = inner;
@@ -124,6 +128,7 @@ class InstrumentedFs implements StoreFs {
     return this.inner.runtime;
   }
   openAppend(path: string): Promise<FileHandle> {
+    this.opens++;
     return this.inner.openAppend(path);
   }
   async write(handle: FileHandle, bytes: Uint8Array): Promise<void> {
@@ -153,7 +158,12 @@ class InstrumentedFs implements StoreFs {
   readFile(path: string): Promise<Uint8Array | undefined> {
     return this.inner.readFile(path);
   }
-  writeFileAtomic(path: string, bytes: Uint8Array, options?: { sync?: boolean }): Promise<void> {
+  async writeFileAtomic(
+    path: string,
+    bytes: Uint8Array,
+    options?: { sync?: boolean },
+  ): Promise<void> {
+    if (this.atomicGate !== undefined) await this.atomicGate;
     return this.inner.writeFileAtomic(path, bytes, options);
   }
   rename(from: string, to: string): Promise<void> {
@@ -852,6 +862,66 @@ add(
       assert.deepEqual(again.load().inbound, [5]);
       await again.putInbound(8);
       await again.close();
+    });
+  },
+);
+
+add(
+  "FileSessionStore refuses changes while recover() rewrites the log, and works once it is done",
+  async () => {
+    await withDir(async (dir) => {
+      const fs = await instrumented();
+      const store = await FileSessionStore.open(dir, { fs });
+      await store.putInbound(1);
+      fs.failNextWrite = new Error("EIO: simulated");
+      await rejectsWith(store.putInbound(2), "store-failed");
+      let open!: () => void;
+      fs.atomicGate = new Promise((resolve) => open = resolve);
+      const recovering = store.recover();
+      await new Promise((r) => setTimeout(r, 20));
+      // Mid-recovery: refused with the old error, and the store is not broken by it.
+      await rejectsWith(store.putInbound(3), "store-failed");
+      open();
+      fs.atomicGate = undefined;
+      await recovering;
+      await store.putInbound(4);
+      assert.deepEqual(store.load().inbound, [1, 4]);
+      await store.close();
+      const again = await FileSessionStore.open(dir);
+      assert.deepEqual(again.load().inbound, [1, 4]);
+      await again.close();
+    });
+  },
+);
+
+add(
+  "FileSessionStore.close() waits for a recover() in progress before releasing the lock",
+  async () => {
+    await withDir(async (dir) => {
+      const fs = await instrumented();
+      const store = await FileSessionStore.open(dir, { fs });
+      await store.putInbound(1);
+      fs.failNextWrite = new Error("EIO: simulated");
+      await rejectsWith(store.putInbound(2), "store-failed");
+      let open!: () => void;
+      fs.atomicGate = new Promise((resolve) => open = resolve);
+      const recovering = store.recover();
+      await new Promise((r) => setTimeout(r, 20));
+      let closed = false;
+      const closing = store.close().then(() => closed = true);
+      await new Promise((r) => setTimeout(r, 20));
+      assert.equal(closed, false, "close() waits for the reload");
+      open();
+      fs.atomicGate = undefined;
+      await recovering;
+      await closing;
+      const opensAtClose = fs.opens;
+      const next = await FileSessionStore.open(dir); // the lock is free only now
+      await next.putInbound(7);
+      await new Promise((r) => setTimeout(r, 20));
+      assert.equal(fs.opens, opensAtClose, "the closed store opened nothing afterwards");
+      assert.deepEqual(next.load().inbound, [1, 7]);
+      await next.close();
     });
   },
 );
