@@ -40,7 +40,8 @@ export type FrameRead =
 /**
  * Reads the framed record at `bytes[pos]`. A torn header, a truncated body or
  * a bad CRC on the last record are torn writes (`middle: false`); an
- * impossible length or a bad CRC with bytes after it is damage in the middle.
+ * impossible length, a bad CRC with bytes after it, or a length running past
+ * the end with whole valid records after it is damage in the middle.
  */
 export function readFrame(
   bytes: Uint8Array,
@@ -58,9 +59,20 @@ export function readFrame(
     return { bad: { reason: `impossible record length ${len}`, middle: true } };
   }
   if (end > n) {
+    const present = n - pos - FRAME_HEAD;
+    // A torn write leaves the file ending inside its last record. A whole, valid
+    // record further on means the length itself was damaged in the middle.
+    if (validFrameAfter(bytes, pos + 1, minLen, maxBody)) {
+      return {
+        bad: {
+          reason: `record length ${len} runs past the end of the log, yet whole records follow`,
+          middle: true,
+        },
+      };
+    }
     return {
       bad: {
-        reason: `truncated record: ${len} bytes announced, ${n - pos - FRAME_HEAD} present`,
+        reason: `truncated record: ${len} bytes announced, ${present} present`,
         middle: false,
       },
     };
@@ -75,4 +87,22 @@ export function readFrame(
     };
   }
   return { body, end };
+}
+
+/** Whether a whole record with a matching CRC starts anywhere in `bytes[from..]`. */
+function validFrameAfter(
+  bytes: Uint8Array,
+  from: number,
+  minLen: number,
+  maxBody: number,
+): boolean {
+  const n = bytes.length;
+  for (let q = from; q + FRAME_HEAD <= n; q++) {
+    const len = getU32(bytes, q);
+    if (len < minLen || len > maxBody || q + FRAME_HEAD + len > n) continue;
+    if (crc32c(bytes.subarray(q + FRAME_HEAD, q + FRAME_HEAD + len)) === getU32(bytes, q + 4)) {
+      return true;
+    }
+  }
+  return false;
 }

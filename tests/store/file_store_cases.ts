@@ -926,6 +926,34 @@ add(
   },
 );
 
+add(
+  "FileSessionStore treats a record length damaged in the middle as damage, not as a torn tail",
+  async () => {
+    await withDir(async (dir) => {
+      const store = await FileSessionStore.open(dir);
+      for (let id = 1; id <= 5; id++) await store.putInbound(id);
+      await store.close();
+      const path = join(dir, LOG);
+      const bytes = new Uint8Array(await readFile(path));
+      // Record 2's length (little endian, at its start) now runs past the end of the log.
+      const at = HEADER + FRAME;
+      bytes.set([200, 0, 0, 0], at);
+      await writeFile(path, bytes);
+      const again = await FileSessionStore.open(dir);
+      try {
+        assert.deepEqual(again.load().inbound, [1]);
+        const r = again.recovered;
+        assert.ok(r !== undefined, "reported");
+        assert.match(r.reason, /whole records follow/);
+        assert.ok(r.preservedAs !== undefined, "the damaged log is kept for inspection");
+        assert.equal((await stat(r.preservedAs)).size, bytes.length);
+      } finally {
+        await again.close();
+      }
+    });
+  },
+);
+
 add("FileSessionStore rejects changes after a failed fsync until reopened", async () => {
   await withDir(async (dir) => {
     const fs = await instrumented();
