@@ -1043,7 +1043,9 @@ export class FilePublisherQueue implements PublisherQueue, AsyncDisposable {
     const fs = this.#fs;
     let created = false;
     const handles: FileHandle[] = [];
-    await Promise.all(
+    // allSettled, not all: a failed segment write must not let close() run while the
+    // other segments' writes are still in flight on their handles.
+    const written = await Promise.allSettled(
       [...batch.writes].map(async ([seg, w]) => {
         const parts: Uint8Array[] = [];
         let total = w.bytes;
@@ -1066,6 +1068,7 @@ export class FilePublisherQueue implements PublisherQueue, AsyncDisposable {
         handles.push(seg.handle);
       }),
     );
+    for (const r of written) if (r.status === "rejected") throw r.reason;
     this.#stats.commits++;
     if (this.#fsync) {
       await Promise.all(handles.map((h) => fs.fsync(h)));

@@ -102,6 +102,8 @@ export class InstrumentedFs implements StoreFs {
   openAppend(path: string): Promise<FileHandle> {
     return this.inner.openAppend(path);
   }
+  /** Called before every write that does not fail; may delay it. */
+  beforeWrite: ((path: string) => Promise<void>) | undefined;
   async write(handle: FileHandle, bytes: Uint8Array): Promise<void> {
     this.writes++;
     this.log.push(`write ${base(handle.path)}`);
@@ -111,8 +113,12 @@ export class InstrumentedFs implements StoreFs {
       await this.inner.write(handle, bytes.subarray(0, bytes.length >> 1));
       throw err;
     }
+    await this.beforeWrite?.(handle.path);
     await this.inner.write(handle, bytes);
+    this.writesDone++;
   }
+  /** Writes that completed (not counting failed ones). */
+  writesDone = 0;
   async fsync(handle: FileHandle, options?: FsyncOptions): Promise<void> {
     this.fsyncs++;
     if (this.fsyncGate !== undefined) await this.fsyncGate;

@@ -429,6 +429,35 @@ fileCase("rolls segments and deletes each one once all its entries are acknowled
   });
 });
 
+fileCase(
+  "a batch whose write fails in one segment settles only after its other segments' writes",
+  async () => {
+    await withDir(async (dir) => {
+      const fs = new InstrumentedFs(await runtimeFs());
+      const q = await openFile(dir, { segmentBytes: 256, fs });
+      try {
+        await fill(q, 1, 12); // several segments
+        const { tokens } = await q.peekBatch(1); // in the first segment
+        const mark = fs.log.length;
+        const done = fs.writesDone;
+        fs.failNextWrite = new Error("EIO: simulated");
+        fs.beforeWrite = () => new Promise((resolve) => setTimeout(resolve, 100));
+        // One batch: an ack record for the first segment and an entry for the last.
+        const acked = q.ack(tokens[0]);
+        const added = q.enqueue(entry(50));
+        await rejectsWith(acked, "store-failed");
+        await rejectsWith(added, "store-failed");
+        const log = fs.log.slice(mark).join(" ");
+        assert.equal((log.match(/write /g) ?? []).length, 2, `two segment writes: ${log}`);
+        assert.equal(fs.writesDone - done, 1, "the slow write completed before the batch failed");
+      } finally {
+        fs.beforeWrite = undefined;
+        await q.close().catch(() => {});
+      }
+    });
+  },
+);
+
 fileCase("reads uncached segments back from disk (cacheSegments: 1)", async () => {
   await withDir(async (dir) => {
     const q = await openFile(dir, { segmentBytes: 300, cacheSegments: 1 });
