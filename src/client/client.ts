@@ -133,6 +133,11 @@ interface OutEntry {
   abandoned: boolean;
   /** PUBREC's reason code (QoS 2), reported when PUBCOMP says plain success. */
   recRc?: number;
+  /**
+   * Never handed to a socket (its store write was pending when the connection
+   * dropped): its first transmission carries DUP=0 [MQTT-3.3.1-1].
+   */
+  unsent?: boolean;
 }
 
 /** A SUBSCRIBE / UNSUBSCRIBE awaiting its ack. */
@@ -1924,7 +1929,7 @@ export class Client implements AsyncDisposable {
         if (e.state === 1) {
           link.writer.send({ type: 6, packetId: id });
         } else {
-          e.packet.dup = true;
+          e.packet.dup = e.unsent !== true;
           this.#stripAlias(e.packet);
           // This connection's CONNACK may allow less than the one it was accepted under.
           const limit = this.#limitError(e.packet);
@@ -1956,6 +1961,7 @@ export class Client implements AsyncDisposable {
       this.#outbound.set(id, e);
       e.sent = true;
       link.window++;
+      e.unsent = true; // until #sendFlow hands it to the writer
       const store = this.#store;
       if (store !== undefined) {
         // Write-ahead: the PUBLISH is stored before it reaches the socket.
@@ -1987,6 +1993,7 @@ export class Client implements AsyncDisposable {
   #sendFlow(link: Link, id: number, e: OutEntry): boolean {
     try {
       link.writer.send(e.packet);
+      e.unsent = false;
       return true;
     } catch (err) {
       const error = toError(err);

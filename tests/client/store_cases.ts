@@ -191,3 +191,31 @@ add(
     assert.equal(sub.queue.length, 0, "delivered once");
   },
 );
+
+add(
+  "Client sends DUP=0 for a publish whose store write was pending when the connection dropped",
+  async () => {
+    const store = new FlakyStore();
+    await using broker = new FakeBroker({ autoAckPublish: true });
+    await using client = new Client({
+      broker: "mqtt://fake:1883",
+      dial: broker.dial,
+      store,
+      reconnectBackoff: () => 10,
+    });
+    await client.connect();
+    const first = await broker.nextConnection();
+    store.hold();
+    const done = client.publish({ topic: "w/dup", payload: "x", qos: 1 });
+    await waitUntil(() => store.calls.includes("put 1"), 1000, "the store was asked");
+    first.close(); // the PUBLISH never reached this connection
+    const second = await broker.nextConnection();
+    await waitUntil(() => client.connected, 1000, "reconnected");
+    store.release();
+    await waitUntil(() => second.all(PacketType.Publish).length === 1, 1000, "sent");
+    const p = second.all(PacketType.Publish)[0] as PublishPacket;
+    assert.equal(p.dup, false, "a first transmission is not a duplicate [MQTT-3.3.1-1]");
+    assert.equal(first.all(PacketType.Publish).length, 0);
+    assert.equal((await done).reasonCode, 0);
+  },
+);
