@@ -140,6 +140,9 @@ interface OutEntry {
   unsent?: boolean;
 }
 
+/** How many times connect() follows a new broker list set while it runs. */
+const MAX_CONNECT_REDIRECTS = 8;
+
 /** A SUBSCRIBE / UNSUBSCRIBE awaiting its ack. */
 interface Request {
   packet: Packet & { packetId: number };
@@ -660,7 +663,9 @@ export class Client implements AsyncDisposable {
 
   /**
    * Connects (dial, CONNECT, CONNACK) and starts the supervisor. With several
-   * brokers, each is tried in order until one accepts.
+   * brokers, each is tried in order until one accepts; a list replaced by
+   * `setBrokers()` meanwhile (for example from `onServerDisconnect` after a
+   * CONNACK redirect) is tried from its first URL.
    *
    * @param options `signal` aborts the attempt.
    * @returns What the broker said in CONNACK.
@@ -675,8 +680,9 @@ export class Client implements AsyncDisposable {
     const signal = options?.signal;
     signal?.throwIfAborted();
     this.#state = CONNECTING;
-    const brokers = this.#o.brokers;
+    let brokers = this.#o.brokers;
     let lastError: Error | undefined;
+    let redirects = 0;
     for (let i = 0; i < brokers.length; i++) {
       const index = (Math.max(this.#brokerIndex, 0) + i) % brokers.length;
       try {
@@ -696,6 +702,13 @@ export class Client implements AsyncDisposable {
         lastError = toError(err);
         this.#connectFailed(lastError);
         if (signal?.aborted || this.#state === CLOSED) break;
+        if (this.#o.brokers !== brokers && redirects < MAX_CONNECT_REDIRECTS) {
+          // setBrokers() during connect() (a redirect through onServerDisconnect, §4.11):
+          // go on with the new list, from its first URL.
+          brokers = this.#o.brokers;
+          redirects++;
+          i = -1;
+        }
       }
     }
     if (this.#state === CONNECTING) this.#state = IDLE;

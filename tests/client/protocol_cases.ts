@@ -1685,13 +1685,9 @@ add(
       },
     });
     try {
-      await assert.rejects(
-        client.connect(),
-        (e: unknown) =>
-          e instanceof MqttError && e.code === "connect-refused" && e.reasonCode === 0x9d,
-      );
+      // connect() itself goes on with the list set from onServerDisconnect.
+      await within(client.connect(), 2000, "connect() reaching the new server");
       assert.deepEqual(seen, [0x9d]);
-      await within(client.connect(), 2000, "connect() to the new server");
       assert.deepEqual(urls, ["mqtt://fake:1883", "mqtt://moved.example:1884"]);
     } finally {
       await client.disconnect();
@@ -1932,5 +1928,35 @@ add(
     await second.expect(PacketType.Pubrel);
     second.send({ type: PacketType.Pubcomp, packetId: again.packetId! });
     assert.deepEqual(await within(r.promise, 1000, "publish resolves"), { reasonCode: 0 });
+  },
+);
+
+add(
+  "Client.connect() follows a redirect the application applies with setBrokers() during it",
+  async () => {
+    await using one = new FakeBroker({
+      timeoutMs: 1000,
+      connack: () => ({ reasonCode: 0x9c, properties: { serverReference: "mqtt://two:1883" } }),
+    });
+    await using two = new FakeBroker({ timeoutMs: 1000 });
+    let client!: Client;
+    client = new Client({
+      broker: "mqtt://one:1883",
+      dial: (url, o) => (url.hostname === "two" ? two.dial(url, o) : one.dial(url, o)),
+      reconnectBackoff: () => 10,
+      connectTimeoutMs: 2000,
+      onServerDisconnect: (p) => {
+        const ref = p.properties?.serverReference;
+        if (ref !== undefined) client.setBrokers(ref);
+      },
+    });
+    try {
+      const info = await within(client.connect(), 2000, "connect()");
+      assert.equal(info.reasonCode ?? 0, 0);
+      assert.equal(one.dials, 1);
+      assert.equal(two.dials, 1, "the new broker was dialled by connect() itself");
+    } finally {
+      await client.disconnect();
+    }
   },
 );
