@@ -1939,8 +1939,7 @@ add(
       connack: () => ({ reasonCode: 0x9c, properties: { serverReference: "mqtt://two:1883" } }),
     });
     await using two = new FakeBroker({ timeoutMs: 1000 });
-    let client!: Client;
-    client = new Client({
+    const client: Client = new Client({
       broker: "mqtt://one:1883",
       dial: (url, o) => (url.hostname === "two" ? two.dial(url, o) : one.dial(url, o)),
       reconnectBackoff: () => 10,
