@@ -138,6 +138,8 @@ interface OutEntry {
    * dropped): its first transmission carries DUP=0 [MQTT-3.3.1-1].
    */
   unsent?: boolean;
+  /** The CONNACK whose limits the packet was last checked against. */
+  checkedBy?: ConnackInfo | null;
 }
 
 /** How many times connect() follows a new broker list set while it runs. */
@@ -1880,7 +1882,15 @@ export class Client implements AsyncDisposable {
     }
     if (signal?.aborted) return Promise.reject(signal.reason);
     return new Promise<PublishResult>((resolve, reject) => {
-      const entry: OutEntry = { packet, state: 0, sent: false, resolve, reject, abandoned: false };
+      const entry: OutEntry = {
+        packet,
+        state: 0,
+        sent: false,
+        resolve,
+        reject,
+        abandoned: false,
+        checkedBy: this.#connack,
+      };
       if (signal !== undefined) {
         const onAbort = () => {
           entry.abandoned = true;
@@ -1944,8 +1954,7 @@ export class Client implements AsyncDisposable {
         } else {
           e.packet.dup = e.unsent !== true;
           this.#stripAlias(e.packet);
-          // This connection's CONNACK may allow less than the one it was accepted under.
-          const limit = this.#limitError(e.packet);
+          const limit = this.#recheck(e);
           if (limit !== undefined) this.#failFlow(link, id, e, limit);
           else this.#sendFlow(link, id, e);
         }
@@ -1953,12 +1962,7 @@ export class Client implements AsyncDisposable {
       }
       if (this.#pendingHead >= this.#pending.length) break;
       e = this.#pending[this.#pendingHead];
-      // Accepted while disconnected or under an earlier CONNACK: check this one's limits.
-      const limit = this.#limitError(e.packet);
-      if (limit === undefined && e.packet.properties?.topicAlias !== undefined) {
-        const max = link.connack.topicAliasMaximum;
-        if (e.packet.properties.topicAlias > max) this.#stripAlias(e.packet); // topic kept
-      }
+      const limit = this.#recheck(e);
       const id = limit === undefined ? this.#allocId() : 0;
       if (limit === undefined && id === 0) break;
       this.#pending[this.#pendingHead++] = undefined as never;
@@ -2027,6 +2031,24 @@ export class Client implements AsyncDisposable {
     const store = this.#store;
     if (store !== undefined) this.#stored(() => store.deleteOutbound(id));
     if (!e.abandoned) e.reject(error);
+  }
+
+  /**
+   * A flow accepted while disconnected or under an earlier CONNACK is checked
+   * against the current one before it is sent (only then: publish() checked it
+   * under the CONNACK it recorded). Returns why it may not be sent; drops a
+   * topic alias above the current Topic Alias Maximum (the topic is kept).
+   */
+  #recheck(e: OutEntry): MqttError | undefined {
+    const connack = this.#connack;
+    if (e.checkedBy === connack) return undefined;
+    e.checkedBy = connack;
+    const limit = this.#limitError(e.packet);
+    const alias = e.packet.properties?.topicAlias;
+    if (limit === undefined && alias !== undefined && alias > (connack?.topicAliasMaximum ?? 0)) {
+      this.#stripAlias(e.packet);
+    }
+    return limit;
   }
 
   /**
