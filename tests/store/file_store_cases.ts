@@ -866,23 +866,35 @@ add(
   },
 );
 
+/**
+ * A store holding inbound 1 whose write of inbound 2 failed, with a recover()
+ * in progress that is held before it rewrites the log until `open()`.
+ */
+async function recoveringStore(dir: string) {
+  const fs = await instrumented();
+  const store = await FileSessionStore.open(dir, { fs });
+  await store.putInbound(1);
+  fs.failNextWrite = new Error("EIO: simulated");
+  await rejectsWith(store.putInbound(2), "store-failed");
+  let release!: () => void;
+  fs.atomicGate = new Promise((resolve) => release = resolve);
+  const recovering = store.recover();
+  await new Promise((r) => setTimeout(r, 20));
+  const open = () => {
+    release();
+    fs.atomicGate = undefined;
+  };
+  return { fs, store, recovering, open };
+}
+
 add(
   "FileSessionStore refuses changes while recover() rewrites the log, and works once it is done",
   async () => {
     await withDir(async (dir) => {
-      const fs = await instrumented();
-      const store = await FileSessionStore.open(dir, { fs });
-      await store.putInbound(1);
-      fs.failNextWrite = new Error("EIO: simulated");
-      await rejectsWith(store.putInbound(2), "store-failed");
-      let open!: () => void;
-      fs.atomicGate = new Promise((resolve) => open = resolve);
-      const recovering = store.recover();
-      await new Promise((r) => setTimeout(r, 20));
+      const { store, recovering, open } = await recoveringStore(dir);
       // Mid-recovery: refused with the old error, and the store is not broken by it.
       await rejectsWith(store.putInbound(3), "store-failed");
       open();
-      fs.atomicGate = undefined;
       await recovering;
       await store.putInbound(4);
       assert.deepEqual(store.load().inbound, [1, 4]);
@@ -898,21 +910,12 @@ add(
   "FileSessionStore.close() waits for a recover() in progress before releasing the lock",
   async () => {
     await withDir(async (dir) => {
-      const fs = await instrumented();
-      const store = await FileSessionStore.open(dir, { fs });
-      await store.putInbound(1);
-      fs.failNextWrite = new Error("EIO: simulated");
-      await rejectsWith(store.putInbound(2), "store-failed");
-      let open!: () => void;
-      fs.atomicGate = new Promise((resolve) => open = resolve);
-      const recovering = store.recover();
-      await new Promise((r) => setTimeout(r, 20));
+      const { fs, store, recovering, open } = await recoveringStore(dir);
       let closed = false;
       const closing = store.close().then(() => closed = true);
       await new Promise((r) => setTimeout(r, 20));
       assert.equal(closed, false, "close() waits for the reload");
       open();
-      fs.atomicGate = undefined;
       await recovering;
       await closing;
       const opensAtClose = fs.opens;
