@@ -11,7 +11,11 @@
 
 import assert from "node:assert/strict";
 import { createServer as createTcpServer, type Server, type Socket } from "node:net";
-import { createServer as createTlsServer, type TLSSocket } from "node:tls";
+import {
+  createServer as createTlsServer,
+  type Server as TlsServer,
+  type TLSSocket,
+} from "node:tls";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -54,6 +58,13 @@ export interface TransportCase {
 // Tools
 
 const delay = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/** Listens on a free loopback port; returns the port. */
+async function listenLoopback(server: Server | TlsServer): Promise<number> {
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const address = server.address();
+  return typeof address === "object" && address !== null ? address.port : 0;
+}
 
 /** Rejects when `promise` takes longer than `ms`, so that a case fails instead of hanging. */
 export async function within<T>(ms: number, promise: Promise<T>, what: string): Promise<T> {
@@ -268,9 +279,7 @@ async function holdServer({ read }: { read: boolean }): Promise<{
     sockets.push(socket);
     resolveAccepted(socket);
   });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const address = server.address();
-  const port = typeof address === "object" && address !== null ? address.port : 0;
+  const port = await listenLoopback(server);
   return {
     port,
     sockets,
@@ -440,10 +449,8 @@ export const TRANSPORT_CASES: TransportCase[] = [
         socket.on("error", () => {});
         socket.end("hello, not TLS");
       });
-      await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+      const port = await listenLoopback(server);
       try {
-        const address = server.address();
-        const port = typeof address === "object" && address !== null ? address.port : 0;
         await within(
           5000,
           assert.rejects(
@@ -474,10 +481,8 @@ export const TRANSPORT_CASES: TransportCase[] = [
           s.on("error", () => {});
           s.pause();
         });
-        await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+        const port = await listenLoopback(server);
         try {
-          const address = server.address();
-          const port = typeof address === "object" && address !== null ? address.port : 0;
           const r = await open(dial, `mqtts://localhost:${port}`, {
             tls: { caCerts: [certs.ca.cert] },
           });
@@ -516,10 +521,8 @@ export const TRANSPORT_CASES: TransportCase[] = [
           if (total >= WRITES * SIZE) done();
         });
       });
-      await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+      const port = await listenLoopback(server);
       try {
-        const address = server.address();
-        const port = typeof address === "object" && address !== null ? address.port : 0;
         const r = await open(dial, `mqtt://127.0.0.1:${port}`, {});
         conn = r.conn;
         const writes: Promise<void>[] = [];
@@ -564,10 +567,8 @@ export const TRANSPORT_CASES: TransportCase[] = [
           socket.on("error", () => {});
           socket.end();
         });
-        await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+        const port = await listenLoopback(server);
         try {
-          const address = server.address();
-          const port = typeof address === "object" && address !== null ? address.port : 0;
           const r = await open(dial, `mqtts://localhost:${port}`, {
             tls: { caCerts: [certs.ca.cert], alpn: ["x-unknown", "mqtt"] },
           });
