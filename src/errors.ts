@@ -10,7 +10,25 @@
 
 /**
  * Stable machine-readable error codes. They are the Go reference's sentinel
- * error names in kebab-case, plus `protocol-error` and `publish-refused`.
+ * error names in kebab-case, plus `protocol-error` and `publish-refused`, and
+ * the connection failures below.
+ *
+ * Every failure to connect is an `MqttError` whose `cause` is the runtime's
+ * own error:
+ *
+ * - `dns-failed`: the broker's host name does not resolve.
+ * - `connect-failed`: the TCP connection could not be made (refused,
+ *   unreachable, reset or closed before it was ready); the message names
+ *   `host:port`, never the URL.
+ * - `tls-failed`: the TLS handshake failed: the server certificate is not
+ *   trusted or not for this host, the broker requires a client certificate or
+ *   rejected ours (under TLS 1.3 this can come right after the handshake,
+ *   from an open connection), or the port does not speak TLS. The message
+ *   names the fix where it can be known (`tls.caCerts`, `tls.serverName`,
+ *   `tls.cert` and `tls.key`, `mqtt://`).
+ * - `connect-timeout`: no CONNACK within `connectTimeoutMs`.
+ * - `connect-refused`: the broker refused the CONNECT (with `reasonCode`).
+ * - `connection-lost`: an open connection failed or closed.
  *
  * @example Branch on a code
  * ```ts
@@ -28,6 +46,9 @@ export type MqttErrorCode =
   | "closed"
   | "connect-refused"
   | "connect-timeout"
+  | "connect-failed"
+  | "dns-failed"
+  | "tls-failed"
   | "unexpected-packet"
   | "protocol-error"
   | "publish-refused"

@@ -24,6 +24,9 @@
  * @module
  */
 
+import type { MqttError } from "../errors.ts";
+import { closedError, dialError, lostError, type Peer } from "./_errors.ts";
+import { HeldChunks } from "./_held.ts";
 import type { Connection, DialFunc, DialOptions, TlsOptions } from "./types.ts";
 
 export type { Connection, DialFunc, DialOptions, TlsOptions } from "./types.ts";
@@ -39,6 +42,10 @@ interface BunSocket {
   terminate(): void;
   /** Shuts the TCP stream down for writing (FIN), without waiting for the peer. */
   shutdown(halfClose?: boolean): void;
+  /** Stops reading from the socket (the kernel buffers, then TCP backs up). */
+  pause(): void;
+  /** Starts reading again after pause(). */
+  resume(): void;
 }
 
 interface BunSocketHandler {
@@ -82,11 +89,8 @@ function bunRuntime(): BunRuntime {
 
 const TLS_SCHEMES = new Set(["mqtts:", "tls:", "ssl:"]);
 
-interface Endpoint {
-  host: string;
+interface Endpoint extends Peer {
   port: number;
-  /** `host:port` (`[v6]:port`) for messages: never the URL, which may hold credentials. */
-  address: string;
   tls: TlsOptions | undefined;
 }
 
@@ -96,15 +100,18 @@ function endpoint(url: URL, options: DialOptions): Endpoint {
   if (host === "") throw new TypeError(`Cannot dial a ${url.protocol} URL without a host name`);
   const port = url.port === "" ? (tls ? 8883 : 1883) : Number(url.port);
   const address = `${host.includes(":") ? `[${host}]` : host}:${port}`;
-  return { host, port, address, tls };
-}
-
-function message(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
+  return {
+    host,
+    port,
+    address,
+    tls,
+    serverName: tls?.serverName ?? host,
+    clientCert: tls?.cert !== undefined,
+  };
 }
 
 function toError(err: unknown): Error {
-  return err instanceof Error ? err : new Error(message(err));
+  return err instanceof Error ? err : new Error(String(err));
 }
 
 const encoder = new TextEncoder();
@@ -163,20 +170,34 @@ function bunTlsOptions(ep: Endpoint, tls: TlsOptions): BunTlsOptions {
  *
  * Bun hands each `data` callback a fresh buffer (checked by experiment on Bun
  * 1.4.5: every chunk had its own `ArrayBuffer`, none changed after delivery),
- * so chunks are passed on without a copy. `socket.write` may take only part of
+ * so chunks are passed on without a copy. `pause()` / `resume()` map to the
+ * socket's own; a chunk Bun still hands over after `pause()` is held and
+ * delivered first on `resume()`. `socket.write` may take only part of
  * the bytes; the rest is written on `drain`, and `write` resolves once every
  * byte was taken. `close` ends the socket (flushing what was written, then
  * FIN); a dial aborted midway resets it. Once resolved, the connection no
  * longer listens to `options.signal`.
  *
+ * A connection that fails later reports an {@linkcode MqttError} to
+ * `onClose` and rejects writes with it: `connection-lost`, or `tls-failed`
+ * when the broker sent a TLS alert about our client certificate (under TLS
+ * 1.3 that alert comes after the handshake, on the first read).
+ *
  * @param url The broker URL; only its scheme, host and port are used.
  * @param options TLS settings and an abort signal.
  * @returns The open connection.
- * @throws {Error} The TCP connect or the TLS handshake failed; the message
- *   names `host:port`, the runtime's error is the `cause`.
+ * @throws {MqttError} `dns-failed`: the host name does not resolve.
+ * @throws {MqttError} `connect-failed`: the connection was refused, the host
+ *   is unreachable, or the connection closed before it was ready; the message
+ *   names `host:port`.
+ * @throws {MqttError} `tls-failed`: the TLS handshake failed (server
+ *   certificate not trusted or not for this host, a client certificate
+ *   required or rejected, a port that does not speak TLS); the message names
+ *   the fix where it is known.
  * @throws {TypeError} Not running on Bun, the URL has no host, or `cert`
  *   comes without `key`.
  * @throws The `signal.reason` when `options.signal` aborts first.
+ * Every `MqttError` carries the runtime's error as its `cause`.
  *
  * @example Plain TCP
  * ```ts ignore
@@ -211,7 +232,7 @@ export const bunDial: DialFunc = async (
   const ep = endpoint(url, options);
   const tls = ep.tls ? bunTlsOptions(ep, ep.tls) : undefined;
   const conn = new BunConnection(
-    ep.address,
+    ep,
     tls !== undefined,
     tls !== undefined && tls.rejectUnauthorized === false,
   );
@@ -241,7 +262,7 @@ export const bunDial: DialFunc = async (
         connecting.then((s) => s.terminate(), () => {});
         throw signal.reason;
       }
-      throw new Error(`Cannot connect to ${ep.address}: ${message(err)}`, { cause: err });
+      throw dialError(err, ep, "connect");
     }
     conn.attach(socket);
     if (tls) {
@@ -269,7 +290,7 @@ interface PendingWrite {
 const RESOLVED: Promise<void> = Promise.resolve();
 
 class BunConnection implements Connection {
-  readonly #address: string;
+  readonly #peer: Peer;
   readonly #tls: boolean;
   readonly #insecure: boolean;
   #socket: BunSocket | undefined;
@@ -278,12 +299,21 @@ class BunConnection implements Connection {
   /** Bun reported "close". */
   #ended = false;
   #error: Error | undefined;
+  /** #error as reported: the onClose error, and what later writes reject with. */
+  #failure: MqttError | undefined;
   #started = false;
   #reported = false;
   #onData: ((chunk: Uint8Array) => void) | undefined;
   #onClose: ((error?: Error) => void) | undefined;
-  /** Chunks that arrived before start(). */
-  #early: Uint8Array[] | undefined;
+  #paused = false;
+  /** The socket itself was paused (and must be resumed). */
+  #socketPaused = false;
+  /**
+   * Chunks not delivered yet, oldest first: those that arrived before start(),
+   * while paused, or behind other held ones. Delivered from a microtask.
+   */
+  #held = new HeldChunks();
+  #draining = false;
   /** Writes waiting for "drain", oldest first (head index, no shift()). */
   #writes: PendingWrite[] = [];
   #writeHead = 0;
@@ -292,8 +322,8 @@ class BunConnection implements Connection {
   /** Resolves when the TLS handshake succeeded; rejects when it failed. */
   readonly handshaken: Promise<void>;
 
-  constructor(address: string, tls: boolean, insecure: boolean) {
-    this.#address = address;
+  constructor(peer: Peer, tls: boolean, insecure: boolean) {
+    this.#peer = peer;
     this.#tls = tls;
     this.#insecure = insecure;
     this.handshaken = new Promise<void>((resolve, reject) => {
@@ -329,15 +359,8 @@ class BunConnection implements Connection {
         if (success || (this.#insecure && isCertificateError(authorizationError))) {
           settle?.resolve();
         } else {
-          const cause = authorizationError ?? this.#error;
-          settle?.reject(
-            new Error(
-              `TLS handshake with ${this.#address} failed: ${
-                cause ? cause.message : "not authorized"
-              }`,
-              { cause },
-            ),
-          );
+          const cause = authorizationError ?? this.#error ?? new Error("not authorized");
+          settle?.reject(dialError(cause, this.#peer, "handshake"));
         }
       };
     }
@@ -347,6 +370,7 @@ class BunConnection implements Connection {
   /** Takes the socket `Bun.connect` resolved with. */
   attach(socket: BunSocket): void {
     this.#socket = socket;
+    if (this.#paused) this.#pauseSocket();
   }
 
   /** Resets a socket whose dial failed or was aborted. */
@@ -364,20 +388,68 @@ class BunConnection implements Connection {
     this.#started = true;
     this.#onData = onData;
     this.#onClose = onClose;
-    if (this.#early !== undefined || this.#ended) {
-      queueMicrotask(() => {
-        const early = this.#early;
-        this.#early = undefined;
-        if (early) { for (const chunk of early) this.#deliver(chunk); }
-        if (this.#ended) this.#report();
-      });
+    if (!this.#held.empty || this.#ended) this.#scheduleDrain();
+  }
+
+  pause(): void {
+    if (this.#paused) return;
+    this.#paused = true;
+    this.#pauseSocket();
+  }
+
+  #pauseSocket(): void {
+    const socket = this.#socket;
+    if (socket === undefined || this.#socketPaused) return;
+    this.#socketPaused = true;
+    try {
+      socket.pause();
+    } catch {
+      // closed: "close" reports
     }
+  }
+
+  resume(): void {
+    if (!this.#paused) return;
+    this.#paused = false;
+    // Never deliver inside resume(): the client may call it from user code.
+    this.#scheduleDrain();
   }
 
   #data(chunk: Uint8Array): void {
     if (this.#closed || this.#reported) return;
-    if (this.#early !== undefined || !this.#started) (this.#early ??= []).push(chunk);
-    else this.#deliver(chunk);
+    if (!this.#started || this.#paused || this.#draining || !this.#held.empty) {
+      this.#held.push(chunk);
+    } else {
+      this.#deliver(chunk);
+    }
+  }
+
+  #scheduleDrain(): void {
+    if (this.#draining) return;
+    this.#draining = true;
+    queueMicrotask(() => this.#deliverHeld());
+  }
+
+  /** Delivers the held chunks (until paused again), then reads on, or reports the end. */
+  #deliverHeld(): void {
+    this.#draining = false;
+    this.#held.drain(
+      () => !this.#paused && !this.#closed && !this.#reported,
+      (chunk) => this.#deliver(chunk),
+    );
+    if (this.#closed || this.#ended) {
+      // A local close drops what is held; "close" (or this, after start()) reports.
+      if (this.#ended && (this.#closed || !this.#paused)) this.#report();
+      return;
+    }
+    if (this.#paused) return;
+    if (!this.#socketPaused) return;
+    this.#socketPaused = false;
+    try {
+      this.#socket?.resume();
+    } catch {
+      // closed: "close" reports
+    }
   }
 
   #deliver(chunk: Uint8Array): void {
@@ -397,20 +469,18 @@ class BunConnection implements Connection {
     const settle = this.#handshakeSettle;
     this.#handshakeSettle = undefined;
     if (settle) {
-      const cause = this.#error;
       settle.reject(
-        new Error(
-          `TLS handshake with ${this.#address} failed: ${
-            cause ? cause.message : "connection closed"
-          }`,
-          { cause },
-        ),
+        dialError(this.#error ?? new Error("connection closed"), this.#peer, "handshake"),
       );
     }
     this.#failWrites();
     // Bun may call "close" inside end(); report from a microtask so that
-    // onClose never runs inside close(), and after any early chunks.
-    if (this.#started && this.#early === undefined) queueMicrotask(() => this.#report());
+    // onClose never runs inside close(), and after the held chunks (which a
+    // local close drops; a paused connection delivers them on resume()).
+    if (!this.#started) return;
+    if (this.#closed || (this.#held.empty && !this.#draining)) {
+      queueMicrotask(() => this.#report());
+    }
   }
 
   write(data: Uint8Array): Promise<void> {
@@ -463,6 +533,11 @@ class BunConnection implements Connection {
     if (this.#closed) return;
     this.#closed = true;
     this.#failWrites();
+    if (this.#ended) {
+      // Ended while paused with chunks held: a local close drops them and reports.
+      if (this.#started) queueMicrotask(() => this.#report());
+      return;
+    }
     const socket = this.#socket;
     try {
       // Over TLS, end() alone waits for the peer's close_notify, so a silent or
@@ -489,18 +564,19 @@ class BunConnection implements Connection {
     }
   }
 
-  #closedError(): Error {
-    return new Error(`Cannot write to ${this.#address}: the connection is closed`);
+  /** The connection's failure, classified once: what onClose and writes report. */
+  #failed(): MqttError | undefined {
+    if (this.#closed || this.#error === undefined) return undefined;
+    return this.#failure ??= lostError(this.#error, this.#peer);
+  }
+
+  #closedError(): MqttError {
+    return this.#failed() ?? closedError(this.#peer);
   }
 
   #report(): void {
     if (this.#reported) return;
     this.#reported = true;
-    const error = this.#closed || this.#error === undefined
-      ? undefined
-      : new Error(`Connection to ${this.#address} failed: ${this.#error.message}`, {
-        cause: this.#error,
-      });
-    this.#onClose!(error);
+    this.#onClose!(this.#failed());
   }
 }

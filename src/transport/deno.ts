@@ -19,7 +19,8 @@
  * When `serverName` differs from the URL's host, or `insecureSkipVerify` is
  * set, {@linkcode denoDial} therefore dials through the `node:tls` adapter
  * (`./node.ts`, loaded on demand), which supports both under Deno. Every other
- * dial uses the Deno APIs.
+ * dial uses the Deno APIs. (Such a connection, paused, still reads into
+ * memory: Deno's `node:tls` does not stop reading a paused socket.)
  *
  * One more limit of `Deno.connectTls`: a `TlsConn` closed while its handshake
  * is still running does not close its TCP socket until the handshake ends
@@ -42,6 +43,8 @@
  * @module
  */
 
+import type { MqttError } from "../errors.ts";
+import { closedError, dialError, lostError, type Peer } from "./_errors.ts";
 import type { Connection, DialFunc, DialOptions, TlsOptions } from "./types.ts";
 
 export type { Connection, DialFunc, DialOptions, TlsOptions } from "./types.ts";
@@ -53,11 +56,8 @@ const SLAB_SIZE = 64 * 1024;
 /** A fresh slab is taken when less than this much is left at the tail. */
 const MIN_READ = 8 * 1024;
 
-interface Endpoint {
-  host: string;
+interface Endpoint extends Peer {
   port: number;
-  /** `host:port` (`[v6]:port`) for messages: never the URL, which may hold credentials. */
-  address: string;
   tls: TlsOptions | undefined;
 }
 
@@ -67,15 +67,14 @@ function endpoint(url: URL, options: DialOptions): Endpoint {
   if (host === "") throw new TypeError(`Cannot dial a ${url.protocol} URL without a host name`);
   const port = url.port === "" ? (tls ? 8883 : 1883) : Number(url.port);
   const address = `${host.includes(":") ? `[${host}]` : host}:${port}`;
-  return { host, port, address, tls };
-}
-
-function message(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
-}
-
-function toError(err: unknown): Error {
-  return err instanceof Error ? err : new Error(message(err));
+  return {
+    host,
+    port,
+    address,
+    tls,
+    serverName: tls?.serverName ?? host,
+    clientCert: tls?.cert !== undefined,
+  };
 }
 
 /**
@@ -135,19 +134,33 @@ function closeQuietly(conn: Deno.Conn): void {
  *
  * Reading fills 64 KiB slabs front to back and hands out `subarray` views, so
  * a chunk is never overwritten once delivered (a chunk kept by the client
- * keeps its slab alive). `write` loops until `conn.write` has taken every
- * byte. `close` closes the socket at once. Once resolved, the connection no
- * longer listens to `options.signal`.
+ * keeps its slab alive). `pause()` stops the read loop from calling
+ * `conn.read` (a read already in flight keeps its chunk until `resume()`),
+ * so the kernel's receive buffer fills and TCP slows the broker. `write`
+ * loops until `conn.write` has taken every byte. `close` closes the socket at
+ * once. Once resolved, the connection no longer listens to `options.signal`.
+ *
+ * A connection that fails later reports an {@linkcode MqttError} to
+ * `onClose` and rejects writes with it: `connection-lost`, or `tls-failed`
+ * when the broker sent a TLS alert about our client certificate (under TLS
+ * 1.3 that alert comes after the handshake, on the first read).
  *
  * Needs `--allow-net` for the broker's host.
  *
  * @param url The broker URL; only its scheme, host and port are used.
  * @param options TLS settings and an abort signal.
  * @returns The open connection.
- * @throws {Error} The TCP connect or the TLS handshake failed; the message
- *   names `host:port`, the runtime's error is the `cause`.
+ * @throws {MqttError} `dns-failed`: the host name does not resolve.
+ * @throws {MqttError} `connect-failed`: the connection was refused, the host
+ *   is unreachable, or the connection closed before it was ready; the message
+ *   names `host:port`.
+ * @throws {MqttError} `tls-failed`: the TLS handshake failed (server
+ *   certificate not trusted or not for this host, a client certificate
+ *   required or rejected, a port that does not speak TLS); the message names
+ *   the fix where it is known.
  * @throws {TypeError} The URL has no host, or `cert` comes without `key`.
  * @throws The `signal.reason` when `options.signal` aborts first.
+ * Every `MqttError` carries the runtime's error as its `cause`.
  *
  * @example Plain TCP
  * ```ts ignore
@@ -179,7 +192,7 @@ export const denoDial: DialFunc = async (
   signal?.throwIfAborted();
   const ep = endpoint(url, options);
   const tls = ep.tls;
-  if (tls === undefined) return new DenoConnection(await connectTcp(ep, signal), ep.address);
+  if (tls === undefined) return new DenoConnection(await connectTcp(ep, signal), ep);
   if (
     tls.insecureSkipVerify === true || (tls.serverName !== undefined && tls.serverName !== ep.host)
   ) {
@@ -189,7 +202,7 @@ export const denoDial: DialFunc = async (
   if ((tls.cert === undefined) !== (tls.key === undefined)) {
     throw new TypeError("Cannot use TLS options: cert and key must be given together");
   }
-  return new DenoConnection(await connectTls(ep, tls, signal), ep.address);
+  return new DenoConnection(await connectTls(ep, tls, signal), ep);
 };
 
 async function connectTcp(ep: Endpoint, signal: AbortSignal | undefined): Promise<Deno.TcpConn> {
@@ -198,7 +211,7 @@ async function connectTcp(ep: Endpoint, signal: AbortSignal | undefined): Promis
     conn = await Deno.connect({ hostname: ep.host, port: ep.port, signal });
   } catch (err) {
     if (signal?.aborted) throw signal.reason;
-    throw new Error(`Cannot connect to ${ep.address}: ${message(err)}`, { cause: err });
+    throw dialError(err, ep, "connect");
   }
   if (signal?.aborted) {
     closeQuietly(conn);
@@ -229,7 +242,7 @@ async function connectTls(
     conn = await abortable(Deno.connectTls(options), signal, closeQuietly);
   } catch (err) {
     if (signal?.aborted) throw signal.reason;
-    throw new Error(`Cannot connect to ${ep.address}: ${message(err)}`, { cause: err });
+    throw dialError(err, ep, "connect");
   }
   // connectTls resolves after the TCP connect; make the handshake (and the
   // certificate verification) happen now so that failures reject the dial.
@@ -240,7 +253,7 @@ async function connectTls(
   } catch (err) {
     closeQuietly(conn);
     if (signal?.aborted) throw signal.reason;
-    throw new Error(`TLS handshake with ${ep.address} failed: ${message(err)}`, { cause: err });
+    throw dialError(err, ep, "handshake");
   } finally {
     signal?.removeEventListener("abort", onAbort);
   }
@@ -253,7 +266,7 @@ async function connectTls(
 
 class DenoConnection implements Connection {
   readonly #conn: Deno.Conn;
-  readonly #address: string;
+  readonly #peer: Peer;
   /** close() was called, or the read loop ended. */
   #closed = false;
   /** close() was called: the end is orderly whatever the read loop saw. */
@@ -261,13 +274,19 @@ class DenoConnection implements Connection {
   #started = false;
   #reported = false;
   #onClose: ((error?: Error) => void) | undefined;
+  /** Why the connection failed: the onClose error, and what later writes reject with. */
+  #failure: MqttError | undefined;
   /** A write is in progress; later ones wait in #waiting, in order. */
   #writing = false;
   #waiting: { data: Uint8Array; resolve: () => void; reject: (e: Error) => void }[] = [];
+  /** pause() was called: the read loop waits (holding the chunk of a read in flight). */
+  #paused = false;
+  /** Wakes the read loop waiting in #unpaused(). */
+  #wake: (() => void) | undefined;
 
-  constructor(conn: Deno.Conn, address: string) {
+  constructor(conn: Deno.Conn, peer: Peer) {
     this.#conn = conn;
-    this.#address = address;
+    this.#peer = peer;
   }
 
   start(onData: (chunk: Uint8Array) => void, onClose: (error?: Error) => void): void {
@@ -278,12 +297,37 @@ class DenoConnection implements Connection {
     else void this.#readLoop(onData);
   }
 
+  pause(): void {
+    this.#paused = true;
+  }
+
+  resume(): void {
+    if (!this.#paused) return;
+    this.#paused = false;
+    this.#wakeLoop(); // the loop goes on from a microtask, never inside resume()
+  }
+
+  #wakeLoop(): void {
+    const wake = this.#wake;
+    this.#wake = undefined;
+    wake?.();
+  }
+
+  /** Resolves once the connection is no longer paused, or is closed. */
+  async #unpaused(): Promise<void> {
+    while (this.#paused && !this.#closed) {
+      await new Promise<void>((resolve) => (this.#wake = resolve));
+    }
+  }
+
   async #readLoop(onData: (chunk: Uint8Array) => void): Promise<void> {
     let slab = new Uint8Array(SLAB_SIZE);
     let offset = 0;
     let error: Error | undefined;
     try {
       while (true) {
+        if (this.#paused) await this.#unpaused();
+        if (this.#closed) break;
         if (slab.length - offset < MIN_READ) {
           slab = new Uint8Array(SLAB_SIZE);
           offset = 0;
@@ -292,14 +336,13 @@ class DenoConnection implements Connection {
         if (n === null || this.#closed) break;
         const chunk = slab.subarray(offset, offset + n);
         offset += n;
+        // A read in flight when pause() was called: its chunk waits for resume().
+        if (this.#paused) await this.#unpaused();
+        if (this.#closed) break;
         onData(chunk);
       }
     } catch (err) {
-      if (!this.#closedLocally) {
-        error = new Error(`Connection to ${this.#address} failed: ${message(err)}`, {
-          cause: toError(err),
-        });
-      }
+      if (!this.#closedLocally) error = this.#failure ??= lostError(err, this.#peer);
     }
     if (!this.#closed) {
       this.#closed = true;
@@ -326,7 +369,7 @@ class DenoConnection implements Connection {
       while (written < data.length) written += await this.#conn.write(data.subarray(written));
     } catch (err) {
       if (this.#closed) throw this.#closedError();
-      throw new Error(`Cannot write to ${this.#address}: ${message(err)}`, { cause: err });
+      throw this.#failure ?? lostError(err, this.#peer);
     } finally {
       this.#writing = false;
       const next = this.#waiting.shift();
@@ -340,10 +383,11 @@ class DenoConnection implements Connection {
     if (this.#closed) return;
     this.#closed = true;
     closeQuietly(this.#conn); // a pending read rejects; the read loop reports
+    this.#wakeLoop(); // a paused read loop ends and reports
   }
 
-  #closedError(): Error {
-    return new Error(`Cannot write to ${this.#address}: the connection is closed`);
+  #closedError(): MqttError {
+    return (this.#closedLocally ? undefined : this.#failure) ?? closedError(this.#peer);
   }
 
   #report(error: Error | undefined): void {

@@ -90,6 +90,10 @@ async function load(runtime: TransportRuntime): Promise<DialFunc> {
  *   `ssl://` for TLS.
  * @param options TLS settings and an abort signal.
  * @returns The open connection.
+ * @throws {MqttError} `dns-failed`, `connect-failed` or `tls-failed` when the
+ *   connection cannot be made (the runtime's error is the `cause`).
+ * @throws {TypeError} The URL has no host, or `tls.cert` comes without `tls.key`.
+ * @throws The `signal.reason` when `options.signal` aborts first.
  *
  * @example Dial a local broker
  * ```ts ignore

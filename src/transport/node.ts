@@ -27,17 +27,17 @@ import {
   connect as tlsConnect,
   type ConnectionOptions as NodeTlsConnectionOptions,
 } from "node:tls";
+import type { MqttError } from "../errors.ts";
+import { closedError, dialError, lostError, type Peer } from "./_errors.ts";
+import { HeldChunks } from "./_held.ts";
 import type { Connection, DialFunc, DialOptions, TlsOptions } from "./types.ts";
 
 export type { Connection, DialFunc, DialOptions, TlsOptions } from "./types.ts";
 
 const TLS_SCHEMES = new Set(["mqtts:", "tls:", "ssl:"]);
 
-interface Endpoint {
-  host: string;
+interface Endpoint extends Peer {
   port: number;
-  /** `host:port` (`[v6]:port`) for messages: never the URL, which may hold credentials. */
-  address: string;
   tls: TlsOptions | undefined;
 }
 
@@ -47,11 +47,14 @@ function endpoint(url: URL, options: DialOptions): Endpoint {
   if (host === "") throw new TypeError(`Cannot dial a ${url.protocol} URL without a host name`);
   const port = url.port === "" ? (tls ? 8883 : 1883) : Number(url.port);
   const address = `${host.includes(":") ? `[${host}]` : host}:${port}`;
-  return { host, port, address, tls };
-}
-
-function message(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
+  return {
+    host,
+    port,
+    address,
+    tls,
+    serverName: tls?.serverName ?? host,
+    clientCert: tls?.cert !== undefined,
+  };
 }
 
 function tlsOptions(ep: Endpoint, tls: TlsOptions): NodeTlsConnectionOptions {
@@ -90,16 +93,33 @@ function tlsOptions(ep: Endpoint, tls: TlsOptions): NodeTlsConnectionOptions {
  * Once resolved, the connection no longer listens to `options.signal`.
  * Inbound chunks are fresh `Uint8Array` views of the buffers the runtime
  * allocates for each read (not `Buffer`s, whose `slice` does not copy).
- * `write` resolves from the `socket.write` callback; `close` destroys the
- * socket at once.
+ * `pause()` / `resume()` map to `socket.pause()` / `socket.resume()`; a chunk
+ * the socket still emits after `pause()` is held and delivered first on
+ * `resume()` (under Deno 2.9, a paused `node:tls` socket still reads into
+ * memory: `onData` stops, but TCP does not slow the sender; its `node:net`
+ * sockets do stop reading). `write` resolves from the `socket.write`
+ * callback; `close` destroys the socket at once.
+ *
+ * A connection that fails later reports an {@linkcode MqttError} to
+ * `onClose` and rejects writes with it: `connection-lost`, or `tls-failed`
+ * when the broker sent a TLS alert about our client certificate (under TLS
+ * 1.3 that alert comes after the handshake, on the first read).
  *
  * @param url The broker URL; only its scheme, host and port are used.
  * @param options TLS settings and an abort signal.
  * @returns The open connection.
- * @throws {Error} The TCP connect or the TLS handshake failed; the message
- *   names `host:port`, the runtime's error is the `cause`.
+ * @throws {MqttError} `dns-failed`: the host name does not resolve
+ *   (`ENOTFOUND`, `EAI_AGAIN`).
+ * @throws {MqttError} `connect-failed`: the connection was refused, the host
+ *   is unreachable, or the connection closed before it was ready; the message
+ *   names `host:port`.
+ * @throws {MqttError} `tls-failed`: the TLS handshake failed (server
+ *   certificate not trusted or not for this host, a client certificate
+ *   required or rejected, a port that does not speak TLS); the message names
+ *   the fix where it is known.
  * @throws {TypeError} The URL has no host, or `cert` comes without `key`.
  * @throws The `signal.reason` when `options.signal` aborts first.
+ * Every `MqttError` carries the runtime's error as its `cause`.
  *
  * @example Plain TCP
  * ```ts ignore
@@ -151,7 +171,7 @@ export const nodeDial: DialFunc = (url: URL, options: DialOptions): Promise<Conn
       signal?.removeEventListener("abort", onAbort);
     };
     const onReady = () => {
-      const conn = new NodeConnection(socket, ep.address); // attaches its own listeners first
+      const conn = new NodeConnection(socket, ep); // attaches its own listeners first
       cleanup();
       resolve(conn);
     };
@@ -159,10 +179,7 @@ export const nodeDial: DialFunc = (url: URL, options: DialOptions): Promise<Conn
       cleanup();
       socket.on("error", () => {}); // late errors of the destroyed socket
       socket.destroy();
-      const what = connectOptions && tcpUp
-        ? `TLS handshake with ${ep.address} failed`
-        : `Cannot connect to ${ep.address}`;
-      reject(new Error(`${what}: ${err.message}`, { cause: err }));
+      reject(dialError(err, ep, connectOptions && tcpUp ? "handshake" : "connect"));
     };
     // Closed before the connection was ready without an "error" (Bun's node:tls, for
     // one, only closes when the peer does not speak TLS).
@@ -183,20 +200,27 @@ export const nodeDial: DialFunc = (url: URL, options: DialOptions): Promise<Conn
 
 class NodeConnection implements Connection {
   readonly #socket: Socket;
-  readonly #address: string;
+  readonly #peer: Peer;
   /** close() was called. */
   #closed = false;
   /** The socket emitted "close". */
   #ended = false;
   #error: Error | undefined;
+  /** #error as reported: the onClose error, and what later writes reject with. */
+  #failure: MqttError | undefined;
   #started = false;
   #reported = false;
+  #onData: ((chunk: Uint8Array) => void) | undefined;
   #onClose: ((error?: Error) => void) | undefined;
   #pendingReject: ((error: Error) => void) | undefined;
+  #paused = false;
+  /** Chunks that came while paused (or while earlier ones wait), oldest first. */
+  #held = new HeldChunks();
+  #draining = false;
 
-  constructor(socket: Socket, address: string) {
+  constructor(socket: Socket, peer: Peer) {
     this.#socket = socket;
-    this.#address = address;
+    this.#peer = peer;
     socket.setNoDelay(true);
     socket.on("error", (err: Error) => {
       this.#error ??= err;
@@ -204,13 +228,18 @@ class NodeConnection implements Connection {
     socket.on("close", () => {
       this.#ended = true;
       this.#pendingReject?.(this.#closedError());
-      if (this.#started) this.#report();
+      // Chunks held while paused go first: report once resume() delivered them
+      // (a local close drops them).
+      if (this.#started && (this.#closed || this.#held.empty)) {
+        this.#report();
+      }
     });
   }
 
   start(onData: (chunk: Uint8Array) => void, onClose: (error?: Error) => void): void {
     if (this.#started) throw new Error("Connection.start() must be called only once");
     this.#started = true;
+    this.#onData = onData;
     this.#onClose = onClose;
     if (this.#ended) {
       queueMicrotask(() => this.#report());
@@ -218,13 +247,51 @@ class NodeConnection implements Connection {
     }
     this.#socket.on("data", (buf: Uint8Array) => {
       if (this.#closed || this.#reported) return;
-      try {
-        onData(new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength));
-      } catch (err) {
-        this.#error ??= err instanceof Error ? err : new Error(message(err));
-        this.#socket.destroy();
+      const chunk = new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
+      if (this.#paused || this.#draining || !this.#held.empty) {
+        this.#held.push(chunk);
+      } else {
+        this.#deliver(chunk);
       }
     });
+    // Attaching "data" starts the flow, unless pause() came first.
+    if (this.#paused) this.#socket.pause();
+  }
+
+  #deliver(chunk: Uint8Array): void {
+    try {
+      this.#onData!(chunk);
+    } catch (err) {
+      this.#error ??= err instanceof Error ? err : new Error(String(err));
+      this.#socket.destroy();
+    }
+  }
+
+  pause(): void {
+    if (this.#paused) return;
+    this.#paused = true;
+    this.#socket.pause();
+  }
+
+  resume(): void {
+    if (!this.#paused) return;
+    this.#paused = false;
+    if (this.#draining) return;
+    this.#draining = true;
+    // Never deliver inside resume(): the client may call it from user code.
+    queueMicrotask(() => this.#drain());
+  }
+
+  /** Delivers the held chunks (until paused again), then lets the socket flow. */
+  #drain(): void {
+    this.#draining = false;
+    this.#held.drain(
+      () => !this.#paused && !this.#closed && !this.#reported,
+      (chunk) => this.#deliver(chunk),
+    );
+    if (this.#paused || this.#closed) return;
+    if (this.#ended) this.#report();
+    else this.#socket.resume();
   }
 
   write(data: Uint8Array): Promise<void> {
@@ -251,7 +318,7 @@ class NodeConnection implements Connection {
         } else if (this.#closed || this.#ended || !err) {
           fail(this.#closedError());
         } else {
-          fail(new Error(`Cannot write to ${this.#address}: ${err.message}`, { cause: err }));
+          fail(this.#failed(err));
         }
       });
     });
@@ -262,22 +329,26 @@ class NodeConnection implements Connection {
     this.#closed = true;
     this.#pendingReject?.(this.#closedError());
     this.#socket.destroy();
+    // Paused with held chunks, "close" did not report: a local close drops them.
+    if (this.#ended && this.#started) queueMicrotask(() => this.#report());
   }
 
-  #closedError(): Error {
-    const message = `Cannot write to ${this.#address}: the connection is closed`;
-    const cause = this.#closed ? undefined : this.#error;
-    return cause ? new Error(message, { cause }) : new Error(message);
+  /** The connection's failure (the first runtime error wins), classified once. */
+  #failed(err: Error): MqttError {
+    this.#error ??= err;
+    return this.#failure ??= lostError(this.#error, this.#peer);
+  }
+
+  #closedError(): MqttError {
+    if (this.#closed || this.#error === undefined) return closedError(this.#peer);
+    return this.#failed(this.#error);
   }
 
   #report(): void {
     if (this.#reported) return;
     this.#reported = true;
-    const error = this.#closed || this.#error === undefined
-      ? undefined
-      : new Error(`Connection to ${this.#address} failed: ${this.#error.message}`, {
-        cause: this.#error,
-      });
-    this.#onClose!(error);
+    this.#onClose!(
+      this.#closed || this.#error === undefined ? undefined : this.#failed(this.#error),
+    );
   }
 }

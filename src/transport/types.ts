@@ -20,6 +20,22 @@
  *   rejects.
  * - **Closing.** {@linkcode Connection.close} closes both directions at once,
  *   is idempotent, and leads to `onClose` (if `start` was called).
+ * - **Pausing.** {@linkcode Connection.pause} (optional) stops reading: once
+ *   it returns, `onData` is not called until {@linkcode Connection.resume},
+ *   and the runtime leaves further bytes in the kernel, so TCP slows the
+ *   sender. Chunks the adapter already had (a read in flight, a chunk the
+ *   runtime still handed over) are held and delivered first, in order, from a
+ *   microtask after `resume()` (never inside it). Both are idempotent;
+ *   `close()` while paused drops the held chunks and still leads to one
+ *   `onClose`. An end the adapter sees while it holds chunks is reported
+ *   after they were delivered.
+ * - **Failing.** The shipped adapters reject a failed dial with an
+ *   `MqttError` (`dns-failed`, `connect-failed`, `tls-failed`; the runtime's
+ *   error is the `cause`), and report a failed connection to `onClose` and to
+ *   later writes as `connection-lost` (or `tls-failed`, for a TLS alert the
+ *   broker sends about our client certificate after the handshake). An
+ *   aborted dial rejects with `signal.reason`; bad arguments with a
+ *   `TypeError`.
  *
  * @example A DialFunc that logs before delegating
  * ```ts
@@ -112,7 +128,9 @@ export interface Connection {
    * Starts delivering inbound bytes. Called once.
    *
    * @param onData Receives each inbound chunk; the chunk is the client's to keep.
-   * @param onClose Called once when the stream ends, with the error if it failed.
+   * @param onClose Called once when the stream ends, with the error if it
+   *   failed (the shipped adapters: an `MqttError`, `connection-lost` or
+   *   `tls-failed`).
    */
   start(onData: (chunk: Uint8Array) => void, onClose: (error?: Error) => void): void;
   /**
@@ -124,11 +142,26 @@ export interface Connection {
   write(data: Uint8Array): Promise<void>;
   /** Closes the connection. Idempotent. */
   close(): void;
+  /**
+   * Stops reading: the runtime leaves inbound bytes in the kernel, so a
+   * broker that keeps sending backs up in TCP (how the client slows the
+   * broker for a slow consumer). Once `pause()` returns, `onData` is not
+   * called until {@linkcode Connection.resume}; bytes read meanwhile are held
+   * by the adapter and delivered first, in order. Idempotent. Optional: a
+   * connection without it (a WebSocket, which has no receive backpressure)
+   * keeps delivering and the client holds the chunks itself.
+   */
+  pause?(): void;
+  /** Starts reading again after {@linkcode Connection.pause}. Idempotent. */
+  resume?(): void;
 }
 
 /**
  * Opens a {@linkcode Connection} to `url`. Rejects when the connection cannot
- * be made (or `options.signal` aborts, with the signal's reason).
+ * be made (or `options.signal` aborts, with the signal's reason). The shipped
+ * adapters reject with an `MqttError` whose code says what failed:
+ * `dns-failed`, `connect-failed` or `tls-failed`, with the runtime's error as
+ * the `cause` and a message that names `host:port`, never the URL.
  *
  * @example An in-memory transport for tests
  * ```ts

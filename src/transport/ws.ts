@@ -68,6 +68,8 @@
  * @module
  */
 
+import type { MqttError } from "../errors.ts";
+import { closedError, dialError, lostError, type Peer } from "./_errors.ts";
 import type { Connection, DialFunc, DialOptions, TlsOptions } from "./types.ts";
 
 export type { Connection, DialFunc, DialOptions, TlsOptions } from "./types.ts";
@@ -153,14 +155,16 @@ function runtime(): Runtime {
   return "web";
 }
 
-function message(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
-}
-
-/** `host:port` for messages: never the URL, whose path or credentials may hold secrets. */
-function addressOf(url: URL): string {
+/** Where `url` goes, for messages: `host:port`, never the URL, whose path or credentials may hold secrets. */
+function peerOf(url: URL, tls: TlsOptions | undefined): Peer {
   const port = url.port !== "" ? url.port : url.protocol === "wss:" ? "443" : "80";
-  return `${url.hostname}:${port}`;
+  const host = url.hostname.startsWith("[") ? url.hostname.slice(1, -1) : url.hostname;
+  return {
+    host,
+    address: `${url.hostname}:${port}`,
+    serverName: tls?.serverName ?? host,
+    clientCert: tls?.cert !== undefined,
+  };
 }
 
 function hasTlsSettings(tls: TlsOptions | undefined): boolean {
@@ -266,9 +270,15 @@ function socketInit(
  *
  * The returned function rejects with a `TypeError` for a URL that is not
  * `ws://` / `wss://`, when there is no global `WebSocket`, or for a setting
- * the runtime cannot apply; with an `Error` naming `host:port` when the
- * handshake fails or the server closes before it completes; and with
- * `signal.reason` when `options.signal` aborts first.
+ * the runtime cannot apply; with `signal.reason` when `options.signal` aborts
+ * first; and otherwise with an {@linkcode MqttError} naming `host:port` (the
+ * runtime's error event, as far as it tells, is the `cause`):
+ * `dns-failed` when the runtime says the name does not resolve (Deno does;
+ * Bun's WebSocket reports every connect failure alike), `tls-failed` when it
+ * says the server certificate was refused, else `connect-failed` (refused,
+ * reset, the upgrade refused, the server closing before the handshake
+ * completed). The connection reports `connection-lost` to `onClose` and to
+ * writes once it fails.
  *
  * @example A client over WebSocket
  * ```ts ignore
@@ -347,7 +357,7 @@ function dialWebSocket(
       ),
     );
   }
-  const address = addressOf(url);
+  const peer = peerOf(url, url.protocol === "wss:" ? options.tls : undefined);
   let target = url.href;
   if (url.hash !== "") {
     const u = new URL(url.href);
@@ -363,11 +373,9 @@ function dialWebSocket(
   } catch (err) {
     release?.();
     if (err instanceof TypeError) return Promise.reject(err);
-    return Promise.reject(
-      new Error(`Cannot connect to ${address}: ${message(err)}`, { cause: err }),
-    );
+    return Promise.reject(dialError(err, peer, "connect"));
   }
-  const conn = new WsConnection(ws, address, release);
+  const conn = new WsConnection(ws, peer, release);
   return new Promise<Connection>((resolve, reject) => {
     const onAbort = () => {
       conn.close();
@@ -399,7 +407,7 @@ const CLOSED = 2;
 /** A {@linkcode Connection} over one WebSocket. */
 class WsConnection implements Connection {
   readonly #ws: WebSocket;
-  readonly #address: string;
+  readonly #peer: Peer;
   #release: (() => void) | undefined;
   #state = CONNECTING;
   #closedLocally = false;
@@ -411,18 +419,18 @@ class WsConnection implements Connection {
   /** Messages that arrived before start(). */
   #early: Uint8Array[] | undefined = [];
   /** Why the connection failed, when it did. */
-  #error: Error | undefined;
+  #error: MqttError | undefined;
   /** The last error event's message. */
   #lastError = "";
   #onData: ((chunk: Uint8Array) => void) | undefined;
   #onClose: ((error?: Error) => void) | undefined;
-  #open: { resolve: () => void; reject: (err: Error) => void } | undefined;
+  #open: { resolve: () => void; reject: (err: MqttError) => void } | undefined;
   /** Settles when the opening handshake succeeded or failed. */
   readonly opened: Promise<void>;
 
-  constructor(ws: WebSocket, address: string, release: (() => void) | undefined) {
+  constructor(ws: WebSocket, peer: Peer, release: (() => void) | undefined) {
     this.#ws = ws;
-    this.#address = address;
+    this.#peer = peer;
     this.#release = release;
     this.opened = new Promise<void>((resolve, reject) => {
       this.#open = { resolve, reject };
@@ -447,9 +455,7 @@ class WsConnection implements Connection {
     if (this.#state === CLOSED) return;
     if (!(data instanceof ArrayBuffer)) {
       // [MQTT-6.0.0-1] MQTT is carried in binary messages only.
-      this.#fail(
-        new Error(`Connection to ${this.#address} failed: the server sent a text message`),
-      );
+      this.#fail(lostError(new Error("the server sent a text message"), this.#peer));
       return;
     }
     const chunk = new Uint8Array(data);
@@ -458,7 +464,7 @@ class WsConnection implements Connection {
   }
 
   /** Fails the connection with `error` and closes the socket. */
-  #fail(error: Error): void {
+  #fail(error: MqttError): void {
     if (this.#state === CLOSED) return;
     this.#error ??= error;
     this.#shut();
@@ -476,7 +482,10 @@ class WsConnection implements Connection {
     if (wasConnecting) {
       const open = this.#open;
       this.#open = undefined;
-      open?.reject(this.#error ?? new Error(`Cannot connect to ${this.#address}: closed`));
+      open?.reject(
+        this.#error ??
+          dialError(new Error("closed before the WebSocket opened"), this.#peer, "connect"),
+      );
     }
     this.#closeTimer ??= setTimeout(() => this.#finish(), CLOSE_WAIT_MS);
   }
@@ -485,7 +494,7 @@ class WsConnection implements Connection {
     if (this.#state === CONNECTING) {
       this.#state = CLOSED;
       const detail = this.#lastError !== "" ? this.#lastError : `closed with code ${code}`;
-      const err = new Error(`Cannot connect to ${this.#address}: ${detail}`);
+      const err = dialError(new Error(detail), this.#peer, "connect");
       const open = this.#open;
       this.#open = undefined;
       open?.reject(err);
@@ -495,7 +504,7 @@ class WsConnection implements Connection {
         const detail = this.#lastError !== ""
           ? this.#lastError
           : `closed with code ${code}${reason !== "" ? ` (${reason})` : ""}`;
-        this.#error ??= new Error(`Connection to ${this.#address} failed: ${detail}`);
+        this.#error ??= lostError(new Error(detail), this.#peer);
       }
     }
     this.#finish();
@@ -535,16 +544,12 @@ class WsConnection implements Connection {
 
   write(data: Uint8Array): Promise<void> {
     if (this.#state !== OPEN || this.#ws.readyState !== 1) {
-      return Promise.reject(
-        new Error(`Cannot write to ${this.#address}: the connection is closed`),
-      );
+      return Promise.reject(this.#closedError());
     }
     try {
       this.#ws.send(data);
     } catch (err) {
-      return Promise.reject(
-        new Error(`Cannot write to ${this.#address}: ${message(err)}`, { cause: err }),
-      );
+      return Promise.reject(lostError(err, this.#peer));
     }
     if (this.#ws.bufferedAmount <= HIGH_WATER) return Promise.resolve();
     return this.#drain();
@@ -554,7 +559,7 @@ class WsConnection implements Connection {
     return new Promise<void>((resolve, reject) => {
       const check = () => {
         if (this.#state !== OPEN) {
-          reject(new Error(`Cannot write to ${this.#address}: the connection is closed`));
+          reject(this.#closedError());
         } else if (this.#ws.bufferedAmount <= LOW_WATER) {
           resolve();
         } else {
@@ -563,6 +568,10 @@ class WsConnection implements Connection {
       };
       setTimeout(check, DRAIN_POLL_MS);
     });
+  }
+
+  #closedError(): MqttError {
+    return (this.#closedLocally ? undefined : this.#error) ?? closedError(this.#peer);
   }
 
   close(): void {

@@ -1,6 +1,8 @@
 // Test certificates made with the openssl CLI: a CA, a server certificate for
-// `localhost` and 127.0.0.1, a client certificate for mutual TLS, and a second,
-// unrelated CA whose trust must not let the server certificate through.
+// `localhost` and 127.0.0.1, a client certificate for mutual TLS, a second,
+// unrelated CA whose trust must not let the server certificate through, a
+// client certificate of that CA (which a broker trusting only the first CA
+// rejects), and a server certificate of the first CA for another name.
 //
 // Runtime-neutral (node:child_process, node:fs, node:path) so that the same
 // helper serves `deno test` and `bun test`. Keys are EC P-256: fast to make and
@@ -32,8 +34,12 @@ export interface Certs {
   server: CertPair;
   /** Client certificate for mutual TLS (CN `mqttv5-test-client`), clientAuth. */
   client: CertPair;
-  /** A CA that signed nothing here: trusting only it must fail verification. */
+  /** A CA that signed only `otherClient`: trusting only it must fail verification. */
   otherCa: CertPair;
+  /** A client certificate signed by `otherCa` (CN `mqttv5-stranger`): a broker trusting `ca` rejects it. */
+  otherClient: CertPair;
+  /** A server certificate signed by `ca` for `wrong-name.invalid` only (no IP SAN). */
+  wrongName: CertPair;
 }
 
 function openssl(args: string[], cwd: string): Promise<void> {
@@ -89,6 +95,7 @@ async function makeLeaf(
   name: string,
   cn: string,
   extensions: string[],
+  ca = "ca",
 ): Promise<void> {
   await openssl([
     "req",
@@ -107,9 +114,9 @@ async function makeLeaf(
     "-in",
     `${name}.csr`,
     "-CA",
-    "ca.crt",
+    `${ca}.crt`,
     "-CAkey",
-    "ca.key",
+    `${ca}.key`,
     "-CAcreateserial",
     "-out",
     `${name}.crt`,
@@ -124,7 +131,8 @@ async function makeLeaf(
 /**
  * Generates the test PKI in `dir` (created if missing) with the openssl CLI.
  *
- * @param dir Where to write `ca.crt`, `server.crt`, `client.crt`, `other-ca.crt` and their keys.
+ * @param dir Where to write `ca.crt`, `server.crt`, `client.crt`, `other-ca.crt`,
+ *   `other-client.crt`, `wrong-name.crt` and their keys.
  * @returns Paths and PEM strings of every certificate and key.
  */
 export async function makeCerts(dir: string): Promise<Certs> {
@@ -146,11 +154,25 @@ export async function makeCerts(dir: string): Promise<Certs> {
     "subjectAltName=DNS:localhost,IP:127.0.0.1",
   ]);
   await makeLeaf(dir, "client", "mqttv5-test-client", [...leaf, "extendedKeyUsage=clientAuth"]);
-  const [ca, server, client, otherCa] = await Promise.all([
+  await makeLeaf(dir, "wrong-name", "wrong-name.invalid", [
+    ...leaf,
+    "extendedKeyUsage=serverAuth",
+    "subjectAltName=DNS:wrong-name.invalid",
+  ]);
+  await makeLeaf(
+    dir,
+    "other-client",
+    "mqttv5-stranger",
+    [...leaf, "extendedKeyUsage=clientAuth"],
+    "other-ca",
+  );
+  const [ca, server, client, otherCa, otherClient, wrongName] = await Promise.all([
     pair(dir, "ca"),
     pair(dir, "server"),
     pair(dir, "client"),
     pair(dir, "other-ca"),
+    pair(dir, "other-client"),
+    pair(dir, "wrong-name"),
   ]);
-  return { dir, ca, server, client, otherCa };
+  return { dir, ca, server, client, otherCa, otherClient, wrongName };
 }

@@ -23,6 +23,15 @@ import { startBroker } from "../_helpers/broker.ts";
 import { startWsBridge } from "../_helpers/ws_bridge.ts";
 import { type Case, delay, runtime, take, takeAcked, until, within } from "../group/_wait.ts";
 
+/** Rejects-with-MqttError-code predicate for assert.rejects. */
+function code(expected: string) {
+  return (err: unknown) => {
+    assert.ok(err instanceof MqttError, `expected an MqttError, got ${String(err)}`);
+    assert.equal(err.code, expected, err.message);
+    return true;
+  };
+}
+
 /** A raw Connection's inbound bytes decoded into packets, and its close. */
 function watch(conn: { start: (d: (c: Uint8Array) => void, c: (e?: Error) => void) => void }) {
   const decoder = new PacketDecoder();
@@ -143,7 +152,33 @@ export const cases: Case[] = [
     },
   },
   {
-    name: "wsDial() dial fails when the server refuses the offered subprotocols",
+    name:
+      "wsDial() a closed port fails with connect-failed, a .invalid host with dns-failed (or connect-failed on Bun)",
+    async fn() {
+      // A port that was free a moment ago.
+      const server = createServer();
+      const port = await new Promise<number>((resolve) => {
+        server.listen(0, "127.0.0.1", () => resolve((server.address() as { port: number }).port));
+      });
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      const refused = await wsDial()(new URL(`ws://alice:s3cr3t@127.0.0.1:${port}/mqtt`), {})
+        .then(() => undefined, (err: unknown) => err);
+      code("connect-failed")(refused);
+      assert.ok((refused as Error).cause !== undefined);
+      assert.ok(!(refused as Error).message.includes("s3cr3t"), "no credentials in the message");
+      const unresolved = await wsDial()(
+        new URL("ws://alice:s3cr3t@no-such-broker.invalid/mqtt"),
+        {},
+      )
+        .then(() => undefined, (err: unknown) => err);
+      // Bun's WebSocket reports a failed lookup like any other failed connect.
+      code(runtime === "bun" ? "connect-failed" : "dns-failed")(unresolved);
+      assert.ok(!(unresolved as Error).message.includes("s3cr3t"), "no credentials in the message");
+    },
+  },
+  {
+    name:
+      "wsDial() dial fails with connect-failed when the server refuses the offered subprotocols",
     async fn() {
       await using broker = await startBroker();
       await using bridge = await startWsBridge(broker.url);
@@ -153,8 +188,9 @@ export const cases: Case[] = [
         connectTimeoutMs: 3000,
       });
       await assert.rejects(client.connect(), (err: Error) => {
-        assert.ok(!(err instanceof MqttError), `a transport error, got ${err}`);
-        assert.match(err.message, /127\.0\.0\.1:\d+/); // names host:port, not the URL
+        assert.ok(err instanceof MqttError, `an MqttError, got ${err}`);
+        assert.equal(err.code, "connect-failed", err.message);
+        assert.ok(err.cause !== undefined, "the runtime's error is the cause");
         return true;
       });
       assert.equal(bridge.refused, 1);
@@ -232,11 +268,12 @@ export const cases: Case[] = [
       conn.close();
       conn.close(); // idempotent
       assert.equal(await within(w.done, "onClose"), undefined);
-      await assert.rejects(conn.write(new Uint8Array([0xc0, 0])), Error);
+      await assert.rejects(conn.write(new Uint8Array([0xc0, 0])), code("connection-lost"));
     },
   },
   {
-    name: "wsDial() Connection: the broker's close arrives as an orderly end, a cut as an error",
+    name:
+      "wsDial() Connection: the broker's close arrives as an orderly end, a cut as connection-lost",
     async fn() {
       await using broker = await startBroker();
       await using bridge = await startWsBridge(broker.url);
@@ -254,7 +291,8 @@ export const cases: Case[] = [
       await until(() => wb.packets.length > 0, "CONNACK b");
       bridge.cutAll();
       const err = await within(wb.done, "cut close");
-      assert.ok(err instanceof Error, `expected an error, got ${err}`);
+      code("connection-lost")(err);
+      await assert.rejects(b.write(new Uint8Array([0xc0, 0])), code("connection-lost"));
       b.close();
     },
   },
@@ -306,8 +344,8 @@ export const cases: Case[] = [
       await until(() => w.packets.length > 0, "CONNACK");
       bridge.sendText("not mqtt");
       const err = await within(w.done, "close after a text message");
-      assert.ok(err instanceof Error);
-      assert.match(err.message, /text message/);
+      code("connection-lost")(err);
+      assert.match(err!.message, /text message/);
       conn.close();
     },
   },
@@ -343,7 +381,8 @@ export const cases: Case[] = [
     },
   },
   {
-    name: "wsDial() wss:// verifies the bridge with tls.caCerts and fails without the CA",
+    name:
+      "wsDial() wss:// verifies the bridge with tls.caCerts and fails with tls-failed without the CA",
     async fn() {
       await using broker = await startBroker({ tls: true });
       const certs = broker.certs!;
@@ -362,7 +401,8 @@ export const cases: Case[] = [
         // The default trust store does not know the test CA.
         await using client = new Client({ broker: bridge.url, dial: wsDial() });
         await assert.rejects(client.connect(), (err: Error) => {
-          assert.ok(!(err instanceof TypeError));
+          assert.ok(err instanceof MqttError, `an MqttError, got ${err}`);
+          assert.equal(err.code, "tls-failed", err.message);
           return true;
         });
       }
@@ -373,7 +413,11 @@ export const cases: Case[] = [
           dial: wsDial(),
           tls: { caCerts: [certs.otherCa.cert] },
         });
-        await assert.rejects(client.connect(), Error);
+        await assert.rejects(client.connect(), (err: Error) => {
+          assert.ok(err instanceof MqttError, `an MqttError, got ${err}`);
+          assert.equal(err.code, "tls-failed", err.message);
+          return true;
+        });
       }
       assert.equal(bridge.handshakes.length, 1);
     },
