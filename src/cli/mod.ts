@@ -102,7 +102,12 @@ export type ExitCode = typeof ExitCode[keyof typeof ExitCode];
 export interface MainOptions {
   /**
    * Stops the command as SIGINT would: `sub` and `pub -l` disconnect cleanly
-   * and resolve 0, `bench` stops publishing and prints what it measured.
+   * and resolve 0, `bench` stops publishing and prints what it measured. A
+   * signal already aborted at the call runs nothing (no argument parsed, no
+   * file or stdin read, no connection) and resolves 0.
+   *
+   * Unlike the library's calls, `main()` never rejects with `signal.reason`:
+   * it stands for a process, and a stopped process exits with a status.
    *
    * @default {never aborted}
    */
@@ -135,7 +140,8 @@ Run "mqttv5 <command> --help" for a command's options.`;
  *
  * @param args The command and its arguments, without the program name:
  * `["sub", "-t", "a/#", "-C", "1"]`.
- * @param options `signal` stops a running command cleanly.
+ * @param options `signal` stops a running command cleanly; already aborted,
+ * it stops it before it starts (status 0, nothing done).
  * @returns The exit status, one of {@linkcode ExitCode}; it never rejects.
  *
  * @example Wait up to 5 s for one job message
@@ -147,6 +153,7 @@ Run "mqttv5 <command> --help" for a command's options.`;
  * ```
  */
 export async function main(args: readonly string[], options: MainOptions = {}): Promise<number> {
+  if (options.signal?.aborted) return ExitCode.Ok;
   // stdout failing (the reader went away) stops the command like a signal would.
   let outputError: OutputError | undefined;
   const broken = new AbortController();

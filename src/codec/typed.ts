@@ -163,6 +163,9 @@ export interface TypedSubscription<T> extends AsyncIterable<TypedMessage<T>>, As
    *
    * @param options `signal` bounds the wait for UNSUBACK.
    * @returns Resolves once the broker answered the UNSUBSCRIBE.
+   * @throws The `signal.reason`, unchanged, when `options.signal` is already
+   * aborted (nothing happens: the subscription goes on) or aborts while
+   * waiting for UNSUBACK.
    */
   unsubscribe(options?: { signal?: AbortSignal }): Promise<void>;
 }
@@ -291,12 +294,17 @@ export class Typed<T> {
    * @returns What `Client.publish()` returns.
    * @throws Whatever `codec.encode` throws (nothing is published then), and
    * whatever `Client.publish()` throws.
+   * @throws The `signal.reason`, unchanged, when `options.signal` is already
+   * aborted (checked first: nothing is encoded or published) or aborts
+   * during the call.
    */
   publish(
     message: Omit<PublishOptions, "payload">,
     value: T,
     options?: { signal?: AbortSignal },
   ): Promise<PublishResult> {
+    const signal = options?.signal;
+    if (signal?.aborted) return Promise.reject(signal.reason);
     let payload: Uint8Array;
     try {
       payload = this.#codec.encode(value);
@@ -314,11 +322,14 @@ export class Typed<T> {
    * @param options As for `Client.subscribe()`.
    * @returns The typed subscription.
    * @throws Whatever `Client.subscribe()` throws.
+   * @throws The `signal.reason`, unchanged, when `options.signal` is already
+   * aborted (checked first: nothing is subscribed) or aborts during the call.
    */
   async subscribe(
     filters: TopicFilterInput[],
     options?: SubscribeOptions,
   ): Promise<TypedSubscription<T>> {
+    options?.signal?.throwIfAborted();
     const sub = await this.#client.subscribe(filters, options);
     return new TypedSub(sub, (m) => this.#decode(m));
   }
@@ -332,11 +343,13 @@ export class Typed<T> {
    * @param options As for `Client.subscribeQueue()`.
    * @returns The typed subscription with its `queue`.
    * @throws Whatever `Client.subscribeQueue()` throws.
+   * @throws The `signal.reason`, as for {@linkcode Typed.subscribe}.
    */
   async subscribeQueue(
     filters: TopicFilterInput[],
     options?: SubscribeOptions,
   ): Promise<TypedQueueSubscription<T>> {
+    options?.signal?.throwIfAborted();
     const sub = await this.#client.subscribeQueue(filters, options);
     return new TypedQueueSub(sub, (m) => this.#decode(m));
   }
@@ -378,6 +391,8 @@ class TypedSub<T> implements TypedSubscription<T> {
   }
 
   unsubscribe(options?: { signal?: AbortSignal }): Promise<void> {
+    const signal = options?.signal;
+    if (signal?.aborted) return Promise.reject(signal.reason);
     return this.inner.unsubscribe(options);
   }
 

@@ -744,6 +744,9 @@ export class FilePublisherQueue implements PublisherQueue, AsyncDisposable {
    * @throws {MqttError} (as a rejection) `queue-closed` after close,
    * `store-failed` when a write fails (or an earlier one did).
    * @throws {TypeError} (as a rejection) For an entry that cannot be encoded.
+   * @throws {unknown} (as a rejection) `signal.reason`, unchanged, when `options.signal` is
+   * already aborted (checked first: nothing is stored) or aborts before the
+   * entry is durable (it may still be stored).
    *
    * @example Usage
    * ```ts
@@ -795,6 +798,8 @@ export class FilePublisherQueue implements PublisherQueue, AsyncDisposable {
    * @returns The entries, oldest first, and their tokens.
    * @throws {RangeError} (as a rejection) When `n` is not a non-negative integer.
    * @throws {MqttError} (as a rejection) `queue-closed`, `store-failed`.
+   * @throws {unknown} (as a rejection) `signal.reason`, unchanged, when `options.signal` is
+   * already aborted (checked first) or aborts while a segment is read.
    */
   async peekBatch(n: number, options?: QueueCallOptions): Promise<QueueBatch> {
     const bad = this.#unusable(options?.signal) ??
@@ -838,6 +843,9 @@ export class FilePublisherQueue implements PublisherQueue, AsyncDisposable {
    * @param options `signal` stops waiting.
    * @returns Resolves once the ack is durable.
    * @throws {MqttError} (as a rejection) `queue-closed`, `store-failed`.
+   * @throws {unknown} (as a rejection) `signal.reason`, unchanged, when `options.signal` is
+   * already aborted (checked first: the entry stays) or aborts before the
+   * ack is durable (the entry is removed all the same).
    */
   ack(token: QueueToken, options?: QueueCallOptions): Promise<void> {
     const bad = this.#unusable(options?.signal);
@@ -855,6 +863,9 @@ export class FilePublisherQueue implements PublisherQueue, AsyncDisposable {
    * @param options `signal` stops waiting.
    * @returns The evicted entry, or `undefined` when the queue is empty.
    * @throws {MqttError} (as a rejection) `queue-closed`, `store-failed`.
+   * @throws {unknown} (as a rejection) `signal.reason`, unchanged, when `options.signal` is
+   * already aborted (checked first: the head stays) or aborts during the call
+   * (once the removal is under way, the head is removed all the same).
    */
   async evictHead(options?: QueueCallOptions): Promise<QueueEntry | undefined> {
     for (;;) {
@@ -878,6 +889,8 @@ export class FilePublisherQueue implements PublisherQueue, AsyncDisposable {
    * @param options `signal`: rejects with its reason when already aborted.
    * @returns The count.
    * @throws {MqttError} (as a rejection) `queue-closed`, `store-failed`.
+   * @throws {unknown} (as a rejection) `signal.reason`, unchanged, when `options.signal` is
+   * already aborted (checked first).
    */
   len(options?: QueueCallOptions): Promise<number> {
     const bad = this.#unusable(options?.signal);
@@ -925,10 +938,11 @@ export class FilePublisherQueue implements PublisherQueue, AsyncDisposable {
     }
   }
 
+  /** What to reject with, if anything: an aborted signal's reason comes first. */
   #unusable(signal: AbortSignal | undefined): unknown {
+    if (signal?.aborted) return signal.reason;
     if (this.#closed) return closedError(this.#dir);
     if (this.#failed !== undefined) return this.#failed;
-    if (signal?.aborted) return signal.reason;
     return undefined;
   }
 

@@ -82,9 +82,10 @@ export class MemoryPublisherQueue implements PublisherQueue, AsyncDisposable {
     return true;
   }
 
+  /** What to reject with, if anything: an aborted signal's reason comes first. */
   #check(options: QueueCallOptions | undefined): unknown {
-    if (this.#closed) return new MqttError("queue-closed", "The publisher queue is closed");
     if (options?.signal?.aborted) return options.signal.reason;
+    if (this.#closed) return new MqttError("queue-closed", "The publisher queue is closed");
     return undefined;
   }
 
@@ -92,9 +93,12 @@ export class MemoryPublisherQueue implements PublisherQueue, AsyncDisposable {
    * Appends an entry.
    *
    * @param entry The entry (kept by reference).
-   * @param options `signal`: rejects with its reason when already aborted.
+   * @param options `signal`: rejects with its reason, unchanged, when already
+   * aborted (before anything else: nothing changes).
    * @returns Resolves once stored (at once).
    * @throws {MqttError} (as a rejection) `queue-closed` after close.
+   * @throws {unknown} (as a rejection) `signal.reason`, unchanged, when `options.signal` is
+   * already aborted.
    * @throws {TypeError} (as a rejection) For an entry without a topic or `enqueuedAt`.
    */
   enqueue(entry: QueueEntry, options?: QueueCallOptions): Promise<void> {
@@ -108,10 +112,13 @@ export class MemoryPublisherQueue implements PublisherQueue, AsyncDisposable {
    * The oldest `n` entries and their tokens, without removing them.
    *
    * @param n How many at most; a non-negative integer.
-   * @param options `signal`: rejects with its reason when already aborted.
+   * @param options `signal`: rejects with its reason, unchanged, when already
+   * aborted (before anything else: nothing changes).
    * @returns The entries, oldest first, and their tokens.
    * @throws {RangeError} (as a rejection) When `n` is not a non-negative integer.
    * @throws {MqttError} (as a rejection) `queue-closed` after close.
+   * @throws {unknown} (as a rejection) `signal.reason`, unchanged, when `options.signal` is
+   * already aborted.
    */
   peekBatch(n: number, options?: QueueCallOptions): Promise<QueueBatch> {
     const bad = this.#check(options) ??
@@ -135,9 +142,12 @@ export class MemoryPublisherQueue implements PublisherQueue, AsyncDisposable {
    * Removes the entry `token` names; an unknown token does nothing.
    *
    * @param token A token from {@linkcode MemoryPublisherQueue.peekBatch}.
-   * @param options `signal`: rejects with its reason when already aborted.
+   * @param options `signal`: rejects with its reason, unchanged, when already
+   * aborted (before anything else: nothing changes).
    * @returns Resolves once removed.
    * @throws {MqttError} (as a rejection) `queue-closed` after close.
+   * @throws {unknown} (as a rejection) `signal.reason`, unchanged, when `options.signal` is
+   * already aborted.
    */
   ack(token: QueueToken, options?: QueueCallOptions): Promise<void> {
     const bad = this.#check(options);
@@ -149,9 +159,12 @@ export class MemoryPublisherQueue implements PublisherQueue, AsyncDisposable {
   /**
    * Removes the oldest entry and returns it.
    *
-   * @param options `signal`: rejects with its reason when already aborted.
+   * @param options `signal`: rejects with its reason, unchanged, when already
+   * aborted (before anything else: nothing changes).
    * @returns The evicted entry, or `undefined` when the queue is empty.
    * @throws {MqttError} (as a rejection) `queue-closed` after close.
+   * @throws {unknown} (as a rejection) `signal.reason`, unchanged, when `options.signal` is
+   * already aborted.
    */
   evictHead(options?: QueueCallOptions): Promise<QueueEntry | undefined> {
     const bad = this.#check(options);
@@ -166,9 +179,12 @@ export class MemoryPublisherQueue implements PublisherQueue, AsyncDisposable {
   /**
    * The number of entries.
    *
-   * @param options `signal`: rejects with its reason when already aborted.
+   * @param options `signal`: rejects with its reason, unchanged, when already
+   * aborted (before anything else: nothing changes).
    * @returns The count.
    * @throws {MqttError} (as a rejection) `queue-closed` after close.
+   * @throws {unknown} (as a rejection) `signal.reason`, unchanged, when `options.signal` is
+   * already aborted.
    */
   len(options?: QueueCallOptions): Promise<number> {
     const bad = this.#check(options);

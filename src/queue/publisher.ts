@@ -149,8 +149,10 @@ export interface QueueBatch {
  */
 export interface QueueCallOptions {
   /**
-   * Stops waiting: the call rejects with `signal.reason`. A write already
-   * handed to the disk may still complete (an aborted enqueue may be stored).
+   * Stops waiting: the call rejects with `signal.reason`, unchanged. A write
+   * already handed to the disk may still complete (an aborted enqueue may be
+   * stored). Already aborted at the call, the call rejects with it before
+   * anything else (a closed queue, a bad argument) and changes nothing.
    */
   signal?: AbortSignal;
 }
@@ -536,6 +538,8 @@ export class QueuePublisher implements AsyncDisposable {
   #closed = false;
   #stopping = false;
   #closing: Promise<void> | undefined;
+  /** Aborted by the signal of any `close()` call: cuts close()'s waits short. */
+  readonly #hurry = new AbortController();
   #closeReason: MqttError | undefined;
   #running: Promise<void>;
   #kicked = false;
@@ -645,6 +649,10 @@ export class QueuePublisher implements AsyncDisposable {
    * the queue's own error (`store-failed`).
    * @throws {TypeError} (as a rejection) For a topic that is not a valid topic
    * name, a field that cannot be encoded, or `subscriptionIdentifiers`.
+   * @throws {unknown} (as a rejection) `signal.reason`, unchanged, when
+   * `options.signal` is already aborted (checked before anything else:
+   * nothing is stored or evicted) or aborts before the queue has stored the
+   * entry (it may still be stored).
    *
    * @example Usage
    * ```ts ignore
@@ -654,6 +662,8 @@ export class QueuePublisher implements AsyncDisposable {
    * ```
    */
   publish(message: PublishOptions, options?: { signal?: AbortSignal }): Promise<void> {
+    const signal = options?.signal;
+    if (signal?.aborted) return Promise.reject(signal.reason);
     if (this.#closed) {
       return Promise.reject(new MqttError("queue-closed", "QueuePublisher is closed"));
     }
@@ -663,8 +673,6 @@ export class QueuePublisher implements AsyncDisposable {
     } catch (err) {
       return Promise.reject(err);
     }
-    const signal = options?.signal;
-    if (signal?.aborted) return Promise.reject(signal.reason);
     return this.#admit(entry, signal);
   }
 
@@ -672,12 +680,22 @@ export class QueuePublisher implements AsyncDisposable {
    * Stops the drain: no new sends; waits (within `signal`, or at most
    * `publishTimeoutMs` without one) for the entries in flight to be
    * acknowledged; then closes the queue. Entries not acknowledged stay in the
-   * queue for the next process. Idempotent.
+   * queue for the next process. Idempotent: later calls share the first
+   * call's close (a later call's `signal` cuts its wait for
+   * acknowledgements short as well).
+   *
+   * An aborted `signal` never leaves the publisher half-open: when it is
+   * already aborted at the call, or aborts during it, the publisher stops
+   * waiting for acknowledgements, closes everything (the drain, the status
+   * watch, the queue), and only then rejects with `signal.reason`.
    *
    * @param options `signal` bounds the wait for acknowledgements.
    * @returns Resolves once the queue is closed.
-   * @throws {unknown} (as a rejection) `signal.reason` when the signal aborted
-   * the wait (the publisher and its queue are closed all the same).
+   * @throws {unknown} (as a rejection) `signal.reason`, unchanged, when
+   * `options.signal` is already aborted or aborts during the call (the
+   * publisher and its queue are closed all the same).
+   * @throws {MqttError} (as a rejection) The queue's own error from closing
+   * (`store-failed`).
    *
    * @example Usage
    * ```ts ignore
@@ -685,8 +703,27 @@ export class QueuePublisher implements AsyncDisposable {
    * ```
    */
   close(options?: { signal?: AbortSignal }): Promise<void> {
-    this.#closing ??= this.#close(options?.signal);
-    return this.#closing;
+    const signal = options?.signal;
+    if (signal === undefined) {
+      this.#closing ??= this.#close(false);
+      return this.#closing;
+    }
+    const fail = (err: unknown): never => {
+      throw signal.aborted ? signal.reason : err;
+    };
+    if (signal.aborted) {
+      this.#hurry.abort();
+      this.#closing ??= this.#close(true);
+      return this.#closing.then(() => fail(undefined), fail);
+    }
+    const onAbort = () => this.#hurry.abort();
+    signal.addEventListener("abort", onAbort, { once: true });
+    this.#closing ??= this.#close(true);
+    return this.#closing
+      .finally(() => signal.removeEventListener("abort", onAbort))
+      .then(() => {
+        if (signal.aborted) throw signal.reason;
+      }, fail);
   }
 
   /**
@@ -1202,8 +1239,13 @@ export class QueuePublisher implements AsyncDisposable {
   // -------------------------------------------------------------------------
   // Close
 
-  #waitFlights(signal: AbortSignal | undefined): Promise<boolean> {
+  /**
+   * Waits until no entry is in flight: resolves `true` then, `false` once
+   * `signal` aborts or after `timeoutMs` (when given).
+   */
+  #waitFlights(signal: AbortSignal | undefined, timeoutMs?: number): Promise<boolean> {
     if (this.#flights.size === 0) return Promise.resolve(true);
+    if (signal?.aborted) return Promise.resolve(false);
     return new Promise<boolean>((resolve) => {
       let timer: ReturnType<typeof setTimeout> | undefined;
       const done = (ok: boolean) => {
@@ -1215,27 +1257,29 @@ export class QueuePublisher implements AsyncDisposable {
       const waiter = () => done(true);
       const onAbort = () => done(false);
       this.#flightWaiters.add(waiter);
-      if (signal !== undefined) {
-        if (signal.aborted) return done(false);
-        signal.addEventListener("abort", onAbort, { once: true });
-      } else {
-        timer = setTimeout(() => done(false), this.#timeoutMs);
-      }
+      signal?.addEventListener("abort", onAbort, { once: true });
+      if (timeoutMs !== undefined) timer = setTimeout(() => done(false), timeoutMs);
     });
   }
 
-  async #close(signal: AbortSignal | undefined): Promise<void> {
+  /**
+   * Closes for good; `#hurry` cuts the waits for enqueues and
+   * acknowledgements short. Rejects only with the queue's own close error.
+   *
+   * @param bySignal The first caller gave a signal: it alone bounds the wait
+   * for acknowledgements (otherwise `publishTimeoutMs` does).
+   */
+  async #close(bySignal: boolean): Promise<void> {
     this.#closed = true;
+    const hurry = this.#hurry.signal;
     // Enqueues already accepted finish first (their callers are told the truth).
     if (this.#enqueuing.size > 0) {
-      await (signal === undefined
-        ? Promise.allSettled([...this.#enqueuing])
-        : race(Promise.allSettled([...this.#enqueuing]), signal).catch(() => {}));
+      await race(Promise.allSettled([...this.#enqueuing]), hurry).catch(() => {});
     }
     this.#stopping = true;
     this.#kick();
     this.#releaseEarly();
-    const acked = await this.#waitFlights(signal);
+    await this.#waitFlights(hurry, bySignal ? undefined : this.#timeoutMs);
     this.#closeReason = new MqttError(
       "queue-closed",
       "QueuePublisher closed before the broker acknowledged the entry",
@@ -1245,12 +1289,11 @@ export class QueuePublisher implements AsyncDisposable {
       else if (f.kind !== "settle") this.#removeFlight(f);
     }
     // Removals already under way finish before the queue closes.
-    await this.#waitFlights(undefined);
+    await this.#waitFlights(undefined, this.#timeoutMs);
     await this.#running;
     this.#unlisten?.();
     await this.#status?.return?.();
     await this.#queue.close();
-    if (!acked && signal?.aborted) throw signal.reason;
   }
 }
 

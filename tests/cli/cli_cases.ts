@@ -11,7 +11,9 @@ import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
+import { createServer, type Socket } from "node:net";
 import { join } from "node:path";
+import { ExitCode, main } from "../../src/cli/mod.ts";
 import { freePort, startBroker } from "../_helpers/broker.ts";
 import { startWsBridge } from "../_helpers/ws_bridge.ts";
 import { cli, finished, run, start, subscribed } from "./_spawn.ts";
@@ -555,6 +557,37 @@ export const cases: Case[] = [
       const r = await finished(watcher, "will watcher");
       assert.equal(r.code, 0, r.stderr);
       assert.equal(r.stdout, "wills/x gone\n");
+    },
+  },
+  {
+    name:
+      "main() with an already-aborted signal resolves 0 at once: it reads no file and dials nothing",
+    async fn() {
+      // A listener that counts the connections it is offered.
+      const sockets: Socket[] = [];
+      const server = createServer((socket) => sockets.push(socket));
+      await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+      const address = server.address();
+      const port = String(typeof address === "object" && address !== null ? address.port : 0);
+      try {
+        const controller = new AbortController();
+        controller.abort(new Error("stopped before it started"));
+        const signal = controller.signal;
+        const missing = join(tmpdir(), `mqttv5-cli-missing-${Date.now()}`, "payload.bin");
+        const common = ["-h", "127.0.0.1", "-p", port, "-t", "abort/t"];
+        assert.equal(
+          await main(["pub", ...common, "-f", missing, "-q", "1"], { signal }),
+          ExitCode.Ok,
+        );
+        assert.equal(await main(["pub", ...common, "-m", "x", "-q", "1"], { signal }), ExitCode.Ok);
+        assert.equal(await main(["sub", ...common, "-C", "1"], { signal }), ExitCode.Ok);
+        assert.equal(await main(["bench", ...common, "--count", "10"], { signal }), ExitCode.Ok);
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        assert.equal(sockets.length, 0, "no connection was made");
+      } finally {
+        for (const s of sockets) s.destroy();
+        await new Promise<void>((resolve) => server.close(() => resolve()));
+      }
     },
   },
 ];

@@ -15,7 +15,18 @@ import { type Codec, Typed, TypedMessage } from "../../src/codec/typed.ts";
 import { jsonCodec } from "../../src/codec/json.ts";
 import { msgpackCodec } from "../../src/codec/msgpack.ts";
 import { startBroker } from "../_helpers/broker.ts";
-import { type Case, take, takeAcked, until, within } from "../group/_wait.ts";
+import { startFaultProxy } from "../_helpers/fault_proxy.ts";
+import {
+  abortedSignal,
+  type Case,
+  delay,
+  rejectsWithReason,
+  take,
+  takeAcked,
+  trackedAbort,
+  until,
+  within,
+} from "../group/_wait.ts";
 
 interface Reading {
   device: string;
@@ -300,6 +311,106 @@ export const cases: Case[] = [
       assert.equal(env.sub.stats().subscriptionsActive, 0);
       const q = await typed.subscribeQueue(["num/#"]);
       await q[Symbol.asyncDispose]();
+      assert.equal(env.sub.stats().subscriptionsActive, 0);
+    },
+  },
+
+  // AbortSignal discipline: an already-aborted signal rejects with its reason,
+  // unchanged, before anything observable.
+  {
+    name:
+      "Typed.publish() rejects with signal.reason when the signal is already aborted, and encodes and publishes nothing",
+    async fn() {
+      await using env = await setup();
+      const raw = await env.sub.subscribeQueue([{ topic: "tab/#", qos: 1 }]);
+      let encodes = 0;
+      const inner = jsonCodec<string>();
+      const counting: Codec<string> = {
+        encode: (v) => {
+          encodes++;
+          return inner.encode(v);
+        },
+        decode: inner.decode,
+      };
+      const typed = new Typed(env.pub, counting);
+      for (const qos of [0, 1, 2] as const) {
+        const { signal, reason } = abortedSignal();
+        await rejectsWithReason(
+          typed.publish({ topic: `tab/${qos}`, qos }, "x", { signal }),
+          reason,
+        );
+      }
+      assert.equal(encodes, 0, "nothing was encoded");
+      await typed.publish({ topic: "tab/marker", qos: 1 }, "marker");
+      const [m] = await takeAcked(raw, 1, "the marker");
+      assert.equal(m.topic, "tab/marker", "the marker is the first message to arrive");
+      await delay(50);
+      assert.equal(raw.queue.length, 0);
+    },
+  },
+  {
+    name:
+      "Typed.publish() rejects with signal.reason when the signal aborts while waiting for PUBACK, and leaves no listener",
+    async fn() {
+      await using broker = await startBroker();
+      await using proxy = await startFaultProxy(broker.url);
+      await using client = new Client({ broker: proxy.url });
+      await client.connect();
+      proxy.dropBrokerPackets(4); // no PUBACK ever comes
+      let publishes = 0;
+      proxy.onPacket((p) => {
+        if (p.from === "client" && p.type === 3) publishes++;
+      });
+      const typed = new Typed(client, jsonCodec<number>());
+      const { controller, listeners } = trackedAbort();
+      const reason = new Error("stop waiting");
+      const p = typed.publish({ topic: "held", qos: 1 }, 1, { signal: controller.signal });
+      await until(() => publishes === 1, "the PUBLISH");
+      controller.abort(reason);
+      await rejectsWithReason(within(p, "publish() to settle"), reason);
+      assert.equal(listeners(), 0, "no abort listener left behind");
+    },
+  },
+  {
+    name:
+      "Typed.subscribe() and subscribeQueue() reject with signal.reason when the signal is already aborted, and subscribe nothing",
+    async fn() {
+      await using env = await setup();
+      const typed = new Typed(env.sub, jsonCodec<number>());
+      const before = env.sub.stats().subscribesSent;
+      const { signal, reason } = abortedSignal();
+      await rejectsWithReason(typed.subscribe(["tsa/#"], { signal }), reason);
+      await rejectsWithReason(typed.subscribeQueue(["tsa/#"], { signal }), reason);
+      // Checked before the arguments, too.
+      await rejectsWithReason(typed.subscribe(["tsa/+/#/x"], { signal }), reason);
+      assert.equal(env.sub.stats().subscribesSent, before, "no SUBSCRIBE was sent");
+      assert.equal(env.sub.stats().subscriptionsActive, 0);
+    },
+  },
+  {
+    name:
+      "TypedSubscription.unsubscribe() rejects with signal.reason when the signal is already aborted, and the subscription goes on",
+    async fn() {
+      await using env = await setup();
+      const typed = new Typed(env.sub, jsonCodec<number>());
+      const sub = await typed.subscribe([{ topic: "tun/a", qos: 1 }]);
+      const queued = await typed.subscribeQueue([{ topic: "tun/b", qos: 1 }]);
+      const before = env.sub.stats().unsubscribesSent;
+      const { signal, reason } = abortedSignal();
+      await rejectsWithReason(sub.unsubscribe({ signal }), reason);
+      await rejectsWithReason(queued.unsubscribe({ signal }), reason);
+      assert.equal(env.sub.stats().unsubscribesSent, before, "no UNSUBSCRIBE was sent");
+      assert.equal(env.sub.stats().subscriptionsActive, 2);
+      const out = new Typed(env.pub, jsonCodec<number>());
+      await out.publish({ topic: "tun/a", qos: 1 }, 1);
+      const [a] = await takeAcked(sub, 1, "a message on tun/a");
+      assert.equal(a.value, 1);
+      await out.publish({ topic: "tun/b", qos: 1 }, 2);
+      const b = await within(queued.queue.dequeue(), "a message on tun/b");
+      b?.ack();
+      assert.equal(b?.value, 2);
+      await sub.unsubscribe();
+      await queued.unsubscribe();
       assert.equal(env.sub.stats().subscriptionsActive, 0);
     },
   },

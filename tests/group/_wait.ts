@@ -2,6 +2,7 @@
 // tests/codec, tests/transport/ws_cases.ts). Every timer is cleared before the
 // call returns, so Deno's sanitizers stay on.
 
+import assert from "node:assert/strict";
 import type { Message } from "../../mod.ts";
 
 /** One runtime-neutral test case. */
@@ -78,4 +79,59 @@ export async function pending(p: Promise<unknown>, ms = 50): Promise<boolean> {
   p.then(() => (settled = true), () => (settled = true));
   await delay(ms);
   return !settled;
+}
+
+/**
+ * An AbortController whose signal counts the `"abort"` listeners added to it
+ * and not removed yet (a `once` listener counts as removed once the signal
+ * has fired), so a test can check that a call leaves no listener behind.
+ */
+export function trackedAbort(): { controller: AbortController; listeners: () => number } {
+  const controller = new AbortController();
+  const signal = controller.signal;
+  const live = new Map<unknown, boolean>(); // listener -> once
+  const add = signal.addEventListener.bind(signal);
+  const remove = signal.removeEventListener.bind(signal);
+  signal.addEventListener = ((
+    type: string,
+    listener: EventListenerOrEventListenerObject,
+    options?: boolean | AddEventListenerOptions,
+  ) => {
+    if (type === "abort") live.set(listener, typeof options === "object" && options.once === true);
+    add(type, listener, options);
+  }) as typeof signal.addEventListener;
+  signal.removeEventListener = ((
+    type: string,
+    listener: EventListenerOrEventListenerObject,
+    options?: boolean | EventListenerOptions,
+  ) => {
+    if (type === "abort") live.delete(listener);
+    remove(type, listener, options);
+  }) as typeof signal.removeEventListener;
+  return {
+    controller,
+    listeners: () => signal.aborted ? [...live.values()].filter((once) => !once).length : live.size,
+  };
+}
+
+/** An already-aborted signal and its reason, a fresh object to compare by identity. */
+export function abortedSignal(): { signal: AbortSignal; reason: Error } {
+  const reason = new Error("aborted by the test");
+  const controller = new AbortController();
+  controller.abort(reason);
+  return { signal: controller.signal, reason };
+}
+
+/** Asserts that `p` rejects with exactly `reason` (the same object). */
+export async function rejectsWithReason(p: Promise<unknown>, reason: unknown): Promise<void> {
+  let settled: unknown;
+  try {
+    settled = await p;
+  } catch (err) {
+    assert.equal(err, reason, `expected the signal's reason, got ${String(err)}`);
+    return;
+  }
+  assert.fail(
+    `expected a rejection with the signal's reason, got a resolution (${String(settled)})`,
+  );
 }

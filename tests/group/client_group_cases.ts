@@ -13,7 +13,17 @@ import { ClientGroup, GroupError } from "../../src/group/client_group.ts";
 import { fnv1a32 } from "../../src/client/_fnv.ts";
 import { type Broker, freePort, startBroker } from "../_helpers/broker.ts";
 import { startFaultProxy } from "../_helpers/fault_proxy.ts";
-import { type Case, delay, take, takeAcked, until, within } from "./_wait.ts";
+import {
+  abortedSignal,
+  type Case,
+  delay,
+  rejectsWithReason,
+  take,
+  takeAcked,
+  trackedAbort,
+  until,
+  within,
+} from "./_wait.ts";
 
 /** Two brokers, started in parallel. */
 async function twoBrokers(): Promise<[Broker, Broker] & AsyncDisposable> {
@@ -500,3 +510,344 @@ export const cases: Case[] = [
     },
   },
 ];
+
+// ---------------------------------------------------------------------------
+// AbortSignal discipline: an already-aborted signal rejects with its reason,
+// unchanged, before anything observable; an abort during a call rejects with
+// it too and leaves no listener on the signal. Packet types for the fault
+// proxy: CONNECT 1, CONNACK 2, PUBLISH 3, PUBACK 4, SUBSCRIBE 8, SUBACK 9,
+// UNSUBSCRIBE 10, UNSUBACK 11.
+
+/** A group of two members, each behind its own fault proxy in front of one broker. */
+async function proxiedGroup(
+  options: { publishPolicy?: "broadcast" | "round-robin" | "hash-by-topic" } = {},
+) {
+  const broker = await startBroker();
+  const pa = await startFaultProxy(broker.url);
+  const pb = await startFaultProxy(broker.url);
+  const group = new ClientGroup(
+    [{ broker: pa.url, name: "a" }, { broker: pb.url, name: "b" }],
+    { shared: { ...QUICK, stats: true }, ...options },
+  );
+  /** The packets of `type` that the members sent, per proxy. */
+  const sent = (type: number) => {
+    const n = { a: 0, b: 0 };
+    pa.onPacket((p) => {
+      if (p.from === "client" && p.type === type) n.a++;
+    });
+    pb.onPacket((p) => {
+      if (p.from === "client" && p.type === type) n.b++;
+    });
+    return n;
+  };
+  return {
+    broker,
+    pa,
+    pb,
+    group,
+    sent,
+    async [Symbol.asyncDispose]() {
+      await group.disconnect();
+      await pa[Symbol.asyncDispose]();
+      await pb[Symbol.asyncDispose]();
+      await broker[Symbol.asyncDispose]();
+    },
+  };
+}
+
+cases.push(
+  {
+    name:
+      "ClientGroup.connect() rejects with signal.reason when the signal is already aborted, and dials no member",
+    async fn() {
+      await using g = await proxiedGroup();
+      const connects = g.sent(1);
+      const { signal, reason } = abortedSignal();
+      await rejectsWithReason(g.group.connect({ signal }), reason);
+      await delay(100);
+      assert.deepEqual(connects, { a: 0, b: 0 }, "no CONNECT was sent");
+      for (const c of g.group.members()) assert.equal(c.connected, false);
+      // Nothing changed: the group connects as if the call had not happened.
+      const acks = await g.group.connect();
+      assert.deepEqual([...acks.keys()], ["a", "b"]);
+    },
+  },
+  {
+    name:
+      "ClientGroup.connect() rejects with signal.reason when the signal aborts during the call, and leaves no listener",
+    async fn() {
+      await using g = await proxiedGroup();
+      const connects = g.sent(1);
+      g.pb.dropBrokerPackets(2); // member b never gets its CONNACK
+      const { controller, listeners } = trackedAbort();
+      const reason = new Error("stop connecting");
+      const p = g.group.connect({ signal: controller.signal });
+      await until(() => connects.a === 1 && connects.b === 1, "both CONNECTs");
+      controller.abort(reason);
+      await rejectsWithReason(within(p, "connect() to settle"), reason);
+      assert.equal(listeners(), 0, "no abort listener left behind");
+      assert.equal(g.group.member("b")!.connected, false);
+    },
+  },
+  {
+    name:
+      "ClientGroup.disconnect() with an already-aborted signal disconnects every member, then rejects with signal.reason",
+    async fn() {
+      await using brokers = await twoBrokers();
+      const [a, b] = brokers;
+      const group = new ClientGroup([{ broker: a.url }, { broker: b.url }], { shared: QUICK });
+      await group.connect();
+      const sub = await group.subscribe([{ topic: "dis/#", qos: 1 }]);
+      const ended = (async () => {
+        for await (const m of sub) m.ack();
+        return "ended";
+      })();
+      const { signal, reason } = abortedSignal();
+      await rejectsWithReason(group.disconnect({ signal }), reason);
+      for (const c of group.members()) assert.equal(c.connected, false);
+      assert.equal(await within(ended, "the merged stream to end"), "ended");
+      await assert.rejects(
+        group.publish({ topic: "dis/1", payload: "x", qos: 1 }),
+        (err: MqttError) => err.code === "closed",
+      );
+      // Still released when asked again: idempotent, and the reason again.
+      await rejectsWithReason(group.disconnect({ signal }), reason);
+      await group.disconnect();
+    },
+  },
+  {
+    name:
+      "ClientGroup.disconnect() rejects with signal.reason when the signal aborts during the call, and still disconnects every member",
+    async fn() {
+      await using brokers = await twoBrokers();
+      const [a, b] = brokers;
+      const group = new ClientGroup([{ broker: a.url }, { broker: b.url }], { shared: QUICK });
+      await group.connect();
+      const { controller, listeners } = trackedAbort();
+      const reason = new Error("stop disconnecting");
+      const p = group.disconnect({ signal: controller.signal });
+      controller.abort(reason);
+      await rejectsWithReason(within(p, "disconnect() to settle"), reason);
+      for (const c of group.members()) assert.equal(c.connected, false);
+      assert.equal(listeners(), 0, "no abort listener left behind");
+    },
+  },
+  {
+    name:
+      "ClientGroup.publish() rejects with signal.reason when the signal is already aborted, and publishes nothing",
+    async fn() {
+      await using brokers = await twoBrokers();
+      const [a, b] = brokers;
+      await using oa = await observe(a, "ab/#");
+      await using ob = await observe(b, "ab/#");
+      for (const publishPolicy of ["broadcast", "round-robin", "hash-by-topic"] as const) {
+        await using group = new ClientGroup(
+          [{ broker: a.url, name: "a" }, { broker: b.url, name: "b" }],
+          { shared: QUICK, publishPolicy },
+        );
+        await group.connect();
+        for (const qos of [0, 1, 2] as const) {
+          const { signal, reason } = abortedSignal();
+          await rejectsWithReason(
+            group.publish({ topic: `ab/${publishPolicy}/${qos}`, payload: "x", qos }, { signal }),
+            reason,
+          );
+        }
+        if (publishPolicy === "round-robin") {
+          // The cursor did not move: the next publish goes through the first member.
+          const r = await group.publish({ topic: "ab/rr", payload: "first", qos: 1 });
+          assert.deepEqual([...r.results.keys()], ["a"]);
+        }
+      }
+      // A sentinel on each broker: once it is in, anything published before it is too.
+      await using direct = new Client({ broker: a.url });
+      await using directB = new Client({ broker: b.url });
+      await Promise.all([direct.connect(), directB.connect()]);
+      await direct.publish({ topic: "ab/sentinel", payload: "s", qos: 1 });
+      await directB.publish({ topic: "ab/sentinel", payload: "s", qos: 1 });
+      await until(() => oa.texts().includes("ab/sentinel=s"), "the sentinel on a");
+      await until(() => ob.texts().includes("ab/sentinel=s"), "the sentinel on b");
+      await delay(100);
+      assert.deepEqual(oa.texts(), ["ab/rr=first", "ab/sentinel=s"]);
+      assert.deepEqual(ob.texts(), ["ab/sentinel=s"]);
+    },
+  },
+  {
+    name:
+      "ClientGroup.publish() rejects with signal.reason when the signal aborts while a member waits for its PUBACK",
+    async fn() {
+      await using g = await proxiedGroup();
+      await g.group.connect();
+      const publishes = g.sent(3);
+      g.pb.dropBrokerPackets(4); // member b never gets its PUBACK
+      const { controller, listeners } = trackedAbort();
+      const reason = new Error("stop waiting");
+      const p = g.group.publish({ topic: "held/1", payload: "x", qos: 1 }, {
+        signal: controller.signal,
+      });
+      await until(() => publishes.a === 1 && publishes.b === 1, "both PUBLISHes");
+      await delay(50); // member a has its PUBACK by now
+      controller.abort(reason);
+      await rejectsWithReason(within(p, "publish() to settle"), reason);
+      assert.equal(listeners(), 0, "no abort listener left behind");
+    },
+  },
+  {
+    name:
+      "ClientGroup.subscribe() and subscribeQueue() reject with signal.reason when the signal is already aborted, and subscribe nothing",
+    async fn() {
+      await using g = await proxiedGroup();
+      await g.group.connect();
+      const subscribes = g.sent(8);
+      const { signal, reason } = abortedSignal();
+      await rejectsWithReason(g.group.subscribe(["s/#"], { signal }), reason);
+      await rejectsWithReason(g.group.subscribeQueue(["s/#"], { signal }), reason);
+      // Checked before the arguments, too.
+      await rejectsWithReason(g.group.subscribe(["s/#"], { signal, buffer: 0 }), reason);
+      await rejectsWithReason(
+        g.group.subscribe(["s/#"], { signal, dropPolicy: "drop-oldest" }),
+        reason,
+      );
+      await rejectsWithReason(
+        g.group.subscribeQueue(["s/#"], { signal, maxQueueSize: -1 }),
+        reason,
+      );
+      await delay(50);
+      assert.deepEqual(subscribes, { a: 0, b: 0 }, "no SUBSCRIBE was sent");
+      for (const c of g.group.members()) assert.equal(c.stats().subscriptionsActive, 0);
+    },
+  },
+  {
+    name:
+      "ClientGroup.subscribe() rejects with signal.reason when the signal aborts while a member waits for its SUBACK, and unsubscribes the others",
+    async fn() {
+      await using g = await proxiedGroup();
+      await g.group.connect();
+      const subscribes = g.sent(8);
+      g.pb.dropBrokerPackets(9); // member b never gets its SUBACK
+      const { controller, listeners } = trackedAbort();
+      const reason = new Error("stop subscribing");
+      const p = g.group.subscribe([{ topic: "sa/#", qos: 1 }], { signal: controller.signal });
+      await until(() => subscribes.a === 1 && subscribes.b === 1, "both SUBSCRIBEs");
+      await delay(50); // member a has its SUBACK by now
+      controller.abort(reason);
+      await rejectsWithReason(within(p, "subscribe() to settle"), reason);
+      assert.equal(g.group.member("a")!.stats().subscriptionsActive, 0, "a was unsubscribed");
+      assert.equal(listeners(), 0, "no abort listener left behind");
+    },
+  },
+  {
+    name:
+      "ClientGroup.unsubscribe() and unsubscribeAll() reject with signal.reason when the signal is already aborted, and every part goes on",
+    async fn() {
+      await using g = await proxiedGroup();
+      await g.group.connect();
+      const sub = await g.group.subscribe([{ topic: "ua/#", qos: 1 }]);
+      const unsubscribes = g.sent(10);
+      const { signal, reason } = abortedSignal();
+      await rejectsWithReason(g.group.unsubscribe("a", sub.tokens.get("a")!, { signal }), reason);
+      await rejectsWithReason(
+        g.group.unsubscribe("ghost", sub.tokens.get("a")!, { signal }),
+        reason,
+      );
+      await rejectsWithReason(g.group.unsubscribeAll(sub.tokens, { signal }), reason);
+      await delay(50);
+      assert.deepEqual(unsubscribes, { a: 0, b: 0 }, "no UNSUBSCRIBE was sent");
+      for (const c of g.group.members()) assert.equal(c.stats().subscriptionsActive, 1);
+      // Both parts still deliver.
+      await using pub = new Client({ broker: g.broker.url });
+      await pub.connect();
+      await pub.publish({ topic: "ua/1", payload: "still", qos: 1 });
+      const got = await takeAcked(sub, 2, "one message per member");
+      assert.deepEqual(got.map((m) => m.text()), ["still", "still"]);
+      await sub.unsubscribe();
+    },
+  },
+  {
+    name:
+      "ClientGroup.unsubscribe() and unsubscribeAll() reject with signal.reason when the signal aborts while waiting for UNSUBACK",
+    async fn() {
+      await using g = await proxiedGroup();
+      await g.group.connect();
+      const one = await g.group.subscribe([{ topic: "ub/1", qos: 1 }]);
+      const all = await g.group.subscribe([{ topic: "ub/2", qos: 1 }]);
+      const unsubscribes = g.sent(10);
+      g.pb.dropBrokerPackets(11); // member b never gets an UNSUBACK
+      {
+        const { controller, listeners } = trackedAbort();
+        const reason = new Error("stop unsubscribing one");
+        const p = g.group.unsubscribe("b", one.tokens.get("b")!, { signal: controller.signal });
+        await until(() => unsubscribes.b === 1, "b's UNSUBSCRIBE");
+        controller.abort(reason);
+        await rejectsWithReason(within(p, "unsubscribe() to settle"), reason);
+        assert.equal(listeners(), 0, "no abort listener left behind (unsubscribe)");
+      }
+      {
+        const { controller, listeners } = trackedAbort();
+        const reason = new Error("stop unsubscribing all");
+        const p = g.group.unsubscribeAll(all.tokens, { signal: controller.signal });
+        await until(() => unsubscribes.a === 1 && unsubscribes.b === 2, "both UNSUBSCRIBEs");
+        await delay(50); // member a has its UNSUBACK by now
+        controller.abort(reason);
+        await rejectsWithReason(within(p, "unsubscribeAll() to settle"), reason);
+        assert.equal(listeners(), 0, "no abort listener left behind (unsubscribeAll)");
+      }
+    },
+  },
+  {
+    name:
+      "GroupSubscription.unsubscribe() rejects with signal.reason when the signal is already aborted, and the stream goes on",
+    async fn() {
+      await using g = await proxiedGroup();
+      await g.group.connect();
+      const sub = await g.group.subscribe([{ topic: "gs/#", qos: 1 }]);
+      const unsubscribes = g.sent(10);
+      const { signal, reason } = abortedSignal();
+      await rejectsWithReason(sub.unsubscribe({ signal }), reason);
+      await delay(50);
+      assert.deepEqual(unsubscribes, { a: 0, b: 0 }, "no UNSUBSCRIBE was sent");
+      for (const c of g.group.members()) assert.equal(c.stats().subscriptionsActive, 1);
+      await using pub = new Client({ broker: g.broker.url });
+      await pub.connect();
+      await pub.publish({ topic: "gs/1", payload: "still", qos: 1 });
+      const got = await takeAcked(sub, 2, "one message per member");
+      assert.deepEqual(got.map((m) => m.text()), ["still", "still"]);
+      await sub.unsubscribe();
+    },
+  },
+  {
+    name:
+      "GroupSubscription.unsubscribe() rejects with signal.reason when the signal aborts while waiting for UNSUBACK, and the stream ends",
+    async fn() {
+      for (const sequentialLifecycle of [false, true]) {
+        await using broker = await startBroker();
+        await using pa = await startFaultProxy(broker.url);
+        await using pb = await startFaultProxy(broker.url);
+        await using group = new ClientGroup(
+          [{ broker: pa.url, name: "a" }, { broker: pb.url, name: "b" }],
+          { shared: { ...QUICK, stats: true }, sequentialLifecycle },
+        );
+        await group.connect();
+        const sub = await group.subscribe([{ topic: "ge/#", qos: 1 }]);
+        pa.dropBrokerPackets(11); // member a never gets its UNSUBACK
+        let unsubscribes = 0;
+        pa.onPacket((p) => {
+          if (p.from === "client" && p.type === 10) unsubscribes++;
+        });
+        const { controller, listeners } = trackedAbort();
+        const reason = new Error("stop unsubscribing");
+        const p = sub.unsubscribe({ signal: controller.signal });
+        await until(() => unsubscribes === 1, "a's UNSUBSCRIBE");
+        controller.abort(reason);
+        await rejectsWithReason(within(p, "unsubscribe() to settle"), reason);
+        assert.equal(listeners(), 0, "no abort listener left behind");
+        const it = sub[Symbol.asyncIterator]();
+        assert.deepEqual(await within(it.next(), "the end"), { done: true, value: undefined });
+        // Every part has ended, the ones the abort came before included.
+        for (const c of group.members()) {
+          await until(() => c.stats().subscriptionsActive === 0, "every part to end");
+        }
+      }
+    },
+  },
+);

@@ -19,6 +19,7 @@ import {
   type QueueClient,
   type QueueEntry,
   QueuePublisher,
+  type QueueToken,
 } from "../../src/queue/publisher.ts";
 import {
   type Case,
@@ -27,9 +28,11 @@ import {
   InstrumentedFs,
   rejectsWith,
   startChild,
+  until,
   withDir,
   within,
 } from "./_util.ts";
+import { abortedSignal, rejectsWithReason, trackedAbort } from "../group/_wait.ts";
 
 /** A backend under test: opens a queue (again) in a directory. */
 export interface Backend {
@@ -213,6 +216,35 @@ function conformance(b: Backend): Case[] {
     assert.equal(await q.len(), 0);
   });
 
+  // Each method, already-aborted signal: its reason, unchanged, before anything
+  // else (a closed queue, a bad argument), and the queue is as it was.
+  const calls: [
+    string,
+    (q: PublisherQueue, token: QueueToken, signal: AbortSignal) => Promise<unknown>,
+  ][] = [
+    ["enqueue", (q, _t, signal) => q.enqueue(entry(3), { signal })],
+    ["peekBatch", (q, _t, signal) => q.peekBatch(1, { signal })],
+    ["ack", (q, token, signal) => q.ack(token, { signal })],
+    ["evictHead", (q, _t, signal) => q.evictHead({ signal })],
+    ["len", (q, _t, signal) => q.len({ signal })],
+  ];
+  for (const [method, call] of calls) {
+    add(
+      `${method}() rejects with signal.reason when the signal is already aborted, and changes nothing`,
+      async (q) => {
+        await fill(q, 1, 2);
+        const { tokens } = await q.peekBatch(2);
+        const { signal, reason } = abortedSignal();
+        await rejectsWithReason(call(q, tokens[0], signal), reason);
+        assert.equal(await q.len(), 2);
+        assert.deepEqual(topics((await q.peekBatch(9)).entries), ["t/1", "t/2"]);
+        // Before the other checks: a closed queue still answers with the reason.
+        await q.close();
+        await rejectsWithReason(call(q, tokens[0], signal), reason);
+      },
+    );
+  }
+
   add("enqueue() rejects an entry without a topic or enqueuedAt with TypeError", async (q) => {
     await assert.rejects(q.enqueue({ publish: {}, enqueuedAt: 1 } as QueueEntry), TypeError);
     await assert.rejects(
@@ -364,6 +396,49 @@ fileCase("enqueue() resolves only after its record is written and synced", async
     }
   });
 });
+
+fileCase(
+  "enqueue() and ack() reject with signal.reason when the signal aborts before the sync, and leave no listener",
+  async () => {
+    await withDir(async (dir) => {
+      const fs = new InstrumentedFs(await runtimeFs());
+      const q = await openFile(dir, { fs });
+      try {
+        await q.enqueue(entry(1));
+        const { tokens } = await q.peekBatch(1);
+        for (
+          const [what, call] of [
+            ["enqueue", (signal: AbortSignal) => q.enqueue(entry(2), { signal })],
+            ["ack", (signal: AbortSignal) => q.ack(tokens[0], { signal })],
+          ] as const
+        ) {
+          let release!: () => void;
+          fs.fsyncGate = new Promise((r) => release = r);
+          const fsyncs = fs.fsyncs;
+          const { controller, listeners } = trackedAbort();
+          const reason = new Error(`stop ${what}`);
+          const p = call(controller.signal);
+          await within(
+            (async () => {
+              while (fs.fsyncs === fsyncs) await new Promise((r) => setTimeout(r, 1));
+            })(),
+            `the fsync of ${what}`,
+          );
+          controller.abort(reason);
+          await rejectsWithReason(within(p, `${what}() to settle`), reason);
+          assert.equal(listeners(), 0, `no abort listener left behind by ${what}()`);
+          fs.fsyncGate = undefined;
+          release();
+        }
+        // Both writes were handed to the disk before the aborts: they complete.
+        await until(async () => (await q.len()) === 1, "the queue to settle");
+        assert.deepEqual(topics((await q.peekBatch(9)).entries), ["t/2"]);
+      } finally {
+        await q.close();
+      }
+    });
+  },
+);
 
 fileCase("64 concurrent enqueues are grouped into a few syncs (group commit)", async () => {
   await withDir(async (dir) => {
