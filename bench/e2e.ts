@@ -4,10 +4,14 @@
 //   deno run -A --no-lock --v8-flags=--expose-gc bench/e2e.ts --scenario qos0 [--client ours|mqttjs]
 //   bun bench/e2e.ts --scenario qos1-pipe --client mqttjs
 //   deno run -A --no-lock bench/e2e.ts --scenario big-qos0 --client raw --host 127.0.0.1 --port 1883
+//   deno run -A --no-lock bench/e2e.ts --scenario rr-same-conn --client ours --shape iter --n 500
 //
 // Without --host it starts its own mosquitto on a free loopback port and stops
 // it at the end. Each run prints one JSON line:
 //   {"client","scenario","runtime","n","pubRate","e2eRate","e2eMBps","lost","clientUsPerMsg", ...}
+// qos1-seq and rr-same-conn add latency percentiles per message in ms:
+//   "p50Ms","p90Ms","p99Ms","maxMs","over10Ms" (the count above 10 ms).
+// Other scenarios have none: with a window or at QoS 0 no single publish is waited for.
 // `bench/e2e_run.ts` runs the matrix in fresh processes and prints the tables.
 // (`--no-lock` keeps Deno from recording `npm:mqtt` in deno.lock while `mqtt`
 // is not a devDependency; once it is, the bare `mqtt` import is used.)
@@ -19,6 +23,15 @@
 //                one pre-encoded frame on a plain socket, waiting for each PUBACK (the floor)
 //   qos1-pipe    100k x 64 B QoS 1, 64 outstanding (sliding window)
 //   qos2-pipe    20k x 64 B QoS 2, 64 outstanding
+//   rr-same-conn 2k x 64 B QoS 1 request/response on ONE connection: the client subscribes to
+//                a topic at QoS 1, then per round trip publishes to it, awaits the PUBACK,
+//                awaits the message from its own subscription and acks it. Latency = publish
+//                call to message in hand; e2eRate = round trips/s. --client ours-iter |
+//                ours-queue | ours-callback (subscribe() / subscribeQueue() /
+//                subscribeCallback(); or --client ours --shape iter|queue|callback) | mqttjs.
+//                The first --warmup (20) round trips are not recorded. Against a stock
+//                mosquitto (Nagle on) a client that sends nothing until the application has
+//                taken the message stalls on its kernel's delayed ACK (~40 ms per round trip).
 //   big-qos0     20k x 16 KiB QoS 0; --client raw: pre-encoded frames on a plain socket
 //   receive-raw  1M x 64 B QoS 0 from an in-process TCP server (no broker), subscribeCallback
 //   receive-raw-iter  the same through a subscribe() iterator (--buffer, default n: no drops)
@@ -178,6 +191,11 @@ function canConnect(port: number): Promise<boolean> {
 /**
  * Starts mosquitto on a free loopback port: anonymous, 1000 in-flight and
  * 1M queued messages per client so that the broker does not throttle.
+ *
+ * Its TCP settings stay stock: no `set_tcp_nodelay`, so mosquitto's sockets
+ * run with Nagle's algorithm, as on the brokers users run. Do not add it: a
+ * client whose acks wait for the application then pays the delayed-ACK stall
+ * (rr-same-conn) here as it does in production, instead of hiding it.
  */
 export async function startBroker(): Promise<Broker> {
   const dir = mkdtempSync(join(tmpdir(), "mqttv5-e2e-"));
@@ -563,8 +581,12 @@ class Counter {
 // ---------------------------------------------------------------------------
 // Scenarios
 
-/** Client under test. `raw` is the plain-socket writer of big-qos0. */
-export type ClientKind = "ours" | "mqttjs" | "raw";
+/**
+ * Client under test. `raw` is the plain-socket writer of big-qos0 and qos1-seq;
+ * `ours-iter`, `ours-queue` and `ours-callback` are our client reading through
+ * `subscribe()`, `subscribeQueue()` or `subscribeCallback()` (rr-same-conn).
+ */
+export type ClientKind = "ours" | "mqttjs" | "raw" | "ours-iter" | "ours-queue" | "ours-callback";
 
 interface ScenarioDef {
   n: number;
@@ -575,7 +597,7 @@ interface ScenarioDef {
   sub: boolean;
   /** End with a QoS 1 publish whose PUBACK proves the broker took everything. */
   fence?: boolean;
-  kind: "broker" | "receive-raw" | "receive-raw-iter" | "stall-heap";
+  kind: "broker" | "receive-raw" | "receive-raw-iter" | "stall-heap" | "rr-same-conn";
   clients: ClientKind[];
 }
 
@@ -626,6 +648,15 @@ export const SCENARIOS: Record<string, ScenarioDef> = {
     sub: true,
     kind: "broker",
     clients: ["ours", "mqttjs"],
+  },
+  "rr-same-conn": {
+    n: 2_000,
+    size: 64,
+    qos: 1,
+    window: 1,
+    sub: true,
+    kind: "rr-same-conn",
+    clients: ["ours-iter", "ours-queue", "ours-callback", "mqttjs"],
   },
   "big-qos0": {
     n: 20_000,
@@ -680,6 +711,8 @@ export interface Options {
   profile: string | undefined;
   /** receive-raw: put this Subscription Identifier on every frame (0: none), like mosquitto does. */
   subId: number;
+  /** rr-same-conn: round trips run before the measured ones, not recorded. */
+  warmup: number;
 }
 
 /** One run's result: the JSON line. */
@@ -721,7 +754,10 @@ async function mqttjsPublisher(url: string): Promise<Publisher> {
   };
 }
 
-/** n publishes with at most `window` unresolved (a ring of promises; 1 = await each). */
+/**
+ * n publishes with at most `window` unresolved (a ring of promises; 1 = await each).
+ * With `lat` (window 1 only) it records each publish's latency in ms: call to resolution.
+ */
 async function publishLoop(
   pub: Publisher,
   topic: string,
@@ -729,9 +765,21 @@ async function publishLoop(
   qos: 0 | 1 | 2,
   n: number,
   window: number,
+  lat?: Float64Array,
 ): Promise<void> {
   if (window <= 1) {
-    for (let i = 0; i < n; i++) await pub.publish(topic, payload, qos);
+    if (lat === undefined) {
+      for (let i = 0; i < n; i++) await pub.publish(topic, payload, qos);
+      return;
+    }
+    // One clock read per publish: the end of one is the start of the next.
+    let t = performance.now();
+    for (let i = 0; i < n; i++) {
+      await pub.publish(topic, payload, qos);
+      const t1 = performance.now();
+      lat[i] = t1 - t;
+      t = t1;
+    }
     return;
   }
   const ring: Promise<unknown>[] = new Array(window);
@@ -769,8 +817,11 @@ async function rawPublisher(host: string, port: number) {
         n,
         WRITE_LIMIT,
       ),
-    /** QoS 1, one outstanding: one pre-encoded frame, its packet id patched per message. */
-    async seq(topic: string, payload: Uint8Array, n: number) {
+    /**
+     * QoS 1, one outstanding: one pre-encoded frame, its packet id patched per message.
+     * `lat` gets each message's write-to-PUBACK time in ms.
+     */
+    async seq(topic: string, payload: Uint8Array, n: number, lat?: Float64Array) {
       const frame = encodePacket({
         type: 3,
         topic,
@@ -784,6 +835,7 @@ async function rawPublisher(host: string, port: number) {
       let at = 1;
       while (frame[at] & 0x80) at++;
       at += 1 + 2 + topicLen; // fixed header, topic length, topic
+      let t = performance.now();
       for (let i = 0; i < n; i++) {
         const id = (i % 65535) + 1;
         frame[at] = id >> 8;
@@ -791,6 +843,9 @@ async function rawPublisher(host: string, port: number) {
         const acked = new Promise<void>((resolve) => onPuback = resolve);
         await conn.write(frame);
         await acked;
+        const t1 = performance.now();
+        if (lat !== undefined) lat[i] = t1 - t;
+        t = t1;
       }
     },
     close: async () => {
@@ -867,6 +922,32 @@ function round(v: number, digits = 0): number {
   return Math.round(v * f) / f;
 }
 
+/** Latency fields of a result: percentiles of the samples in ms. */
+export interface LatencyStats {
+  p50Ms: number | null;
+  p90Ms: number | null;
+  p99Ms: number | null;
+  maxMs: number | null;
+  /** Samples above 10 ms (a delayed ACK on Linux waits ~40 ms). */
+  over10Ms: number;
+}
+
+/** Percentiles (nearest rank) of the first `count` samples in ms, rounded to 1 µs. */
+export function latencyStats(samples: Float64Array, count: number): LatencyStats {
+  if (count <= 0) return { p50Ms: null, p90Ms: null, p99Ms: null, maxMs: null, over10Ms: 0 };
+  const s = samples.slice(0, count).sort(); // typed arrays sort numerically
+  const at = (p: number) => round(s[Math.min(count, Math.max(1, Math.ceil(p * count))) - 1], 3);
+  let over10Ms = 0;
+  for (let i = count - 1; i >= 0 && s[i] > 10; i--) over10Ms++;
+  return {
+    p50Ms: at(0.5),
+    p90Ms: at(0.9),
+    p99Ms: at(0.99),
+    maxMs: round(s[count - 1], 3),
+    over10Ms,
+  };
+}
+
 function perSecond(count: number, ms: number): number {
   return ms > 0 ? round(count / (ms / 1000)) : 0;
 }
@@ -897,13 +978,17 @@ async function runBrokerScenario(o: Options, host: string, port: number): Promis
     : await oursPublisher(url);
   gc();
   await sleep(50);
+  // Per-publish latency where it costs one clock read per message: one outstanding
+  // acknowledged publish (qos1-seq). With a window the completions are not observed
+  // one by one, and a QoS 0 publish has nothing to wait for.
+  const lat = sc.qos > 0 && o.window <= 1 ? new Float64Array(o.n) : undefined;
   const prof = await startProfile(o.profile);
   const b0 = procCpuSeconds(o.brokerPid);
   const c0 = process.cpuUsage();
   const t0 = performance.now();
-  if (raw !== undefined && sc.qos === 1) await raw.seq(topic, payload, o.n);
+  if (raw !== undefined && sc.qos === 1) await raw.seq(topic, payload, o.n, lat);
   else if (raw !== undefined) await raw.run(topic, payload, o.n);
-  else await publishLoop(pub!, topic, payload, sc.qos, o.n, o.window);
+  else await publishLoop(pub!, topic, payload, sc.qos, o.n, o.window, lat);
   const tPub = performance.now();
   let tEnd = tPub;
   if (sc.fence) {
@@ -939,6 +1024,7 @@ async function runBrokerScenario(o: Options, host: string, port: number): Promis
     size: o.size,
     window: o.window,
     ms: round(tEnd - t0, 1),
+    ...(lat !== undefined ? latencyStats(lat, o.n) : {}),
   };
 }
 
@@ -1167,11 +1253,262 @@ async function runStallHeap(o: Options, host: string, port: number): Promise<Res
 }
 
 // ---------------------------------------------------------------------------
+// rr-same-conn: request/response through the broker on one connection
+
+/**
+ * One client's side of rr-same-conn: a QoS 1 publish that resolves on its
+ * PUBACK, and the next message of the same client's subscription, read the way
+ * an application reads it (`T` is what the shape's read resolves to).
+ */
+interface RoundTripper<T> {
+  publish(payload: Uint8Array): Promise<unknown>;
+  next(): Promise<T>;
+  /** The sequence number in the message's first 4 payload bytes; -1 when the subscription ended. */
+  seqOf(m: T): number;
+  /** Acks the message (a no-op where the client acks when the handler returns). */
+  ack(m: T): void;
+  close(): Promise<void>;
+}
+
+const readSeq = (p: Uint8Array) => ((p[0] << 24) | (p[1] << 16) | (p[2] << 8) | p[3]) >>> 0;
+
+function writeSeq(p: Uint8Array, seq: number): void {
+  p[0] = seq >>> 24;
+  p[1] = (seq >>> 16) & 0xff;
+  p[2] = (seq >>> 8) & 0xff;
+  p[3] = seq & 0xff;
+}
+
+/** Sequence numbers handed over by a message callback, waiting for the measuring loop. */
+class Inbox {
+  #items: number[] = [];
+  #head = 0;
+  #waiter: ((seq: number) => void) | null = null;
+  put(seq: number): void {
+    const w = this.#waiter;
+    if (w !== null) {
+      this.#waiter = null;
+      w(seq);
+    } else {
+      this.#items.push(seq);
+    }
+  }
+  take(): Promise<number> {
+    if (this.#head < this.#items.length) {
+      const v = this.#items[this.#head++];
+      if (this.#head === this.#items.length) {
+        this.#items.length = 0;
+        this.#head = 0;
+      }
+      return Promise.resolve(v);
+    }
+    return new Promise((resolve) => this.#waiter = resolve);
+  }
+}
+
+async function oursRoundTripper(
+  url: string,
+  topic: string,
+  shape: "iter" | "queue" | "callback",
+): Promise<RoundTripper<unknown>> {
+  const c = new Client({ broker: url });
+  await c.connect();
+  const filters = [{ topic, qos: 1 as const }];
+  const publish = (payload: Uint8Array) => c.publish({ topic, payload, qos: 1 });
+  const close = () => c.disconnect();
+  if (shape === "callback") {
+    const inbox = new Inbox();
+    // The handler runs on the read path; the client acks when it returns.
+    await c.subscribeCallback(filters, (m: Message) => inbox.put(readSeq(m.payload)));
+    const rt: RoundTripper<number> = {
+      publish,
+      next: () => inbox.take(),
+      seqOf: (seq) => seq,
+      ack() {},
+      close,
+    };
+    return rt as RoundTripper<unknown>;
+  }
+  if (shape === "queue") {
+    const { queue } = await c.subscribeQueue(filters);
+    const rt: RoundTripper<Message | undefined> = {
+      publish,
+      next: () => queue.dequeue(),
+      seqOf: (m) => (m === undefined ? -1 : readSeq(m.payload)),
+      ack: (m) => m!.ack(),
+      close,
+    };
+    return rt as RoundTripper<unknown>;
+  }
+  // What `for await (const m of sub)` does, one step per round trip.
+  const it = (await c.subscribe(filters))[Symbol.asyncIterator]();
+  const rt: RoundTripper<IteratorResult<Message>> = {
+    publish,
+    next: () => it.next(),
+    seqOf: (r) => (r.done ? -1 : readSeq(r.value.payload)),
+    ack: (r) => (r.value as Message).ack(),
+    close,
+  };
+  return rt as RoundTripper<unknown>;
+}
+
+async function mqttjsRoundTripper(url: string, topic: string): Promise<RoundTripper<unknown>> {
+  const c = await mqttjsConnect(url);
+  const inbox = new Inbox();
+  // MQTT.js sends the PUBACK for a delivery once its "message" listeners have run.
+  c.on("message", (_t, payload) => inbox.put(readSeq(payload)));
+  await c.subscribeAsync(topic, { qos: 1 });
+  const rt: RoundTripper<number> = {
+    publish: (payload) =>
+      new Promise<void>((resolve, reject) =>
+        c.publish(topic, payload, { qos: 1 }, (err) => (err ? reject(err) : resolve()))
+      ),
+    next: () => inbox.take(),
+    seqOf: (seq) => seq,
+    ack() {},
+    close: () => c.endAsync(),
+  };
+  return rt as RoundTripper<unknown>;
+}
+
+/** Progress of a round-trip loop, read by the stall watchdog. */
+interface RoundTripProgress {
+  /** Round trips completed (warm-up included). */
+  count: number;
+  /** Messages whose sequence number was not the one just published. */
+  mismatched: number;
+}
+
+/**
+ * Round trips `from` .. `to - 1`: publish (sequence number in the payload),
+ * await the PUBACK, await the message, ack it. `lat[i]` gets round trip i's
+ * latency in ms (publish call to message in hand) for i >= 0.
+ */
+async function roundTrips<T>(
+  rt: RoundTripper<T>,
+  payload: Uint8Array,
+  from: number,
+  to: number,
+  lat: Float64Array,
+  progress: RoundTripProgress,
+): Promise<void> {
+  for (let i = from; i < to; i++) {
+    const seq = i >>> 0;
+    writeSeq(payload, seq);
+    const t = performance.now();
+    await rt.publish(payload);
+    const m = await rt.next();
+    const t1 = performance.now();
+    const got = rt.seqOf(m);
+    if (got < 0) throw new Error(`the subscription ended after ${progress.count} round trips`);
+    rt.ack(m);
+    if (got !== seq) progress.mismatched++;
+    if (i >= 0) lat[i] = t1 - t;
+    progress.count++;
+  }
+}
+
+/**
+ * Resolves when `progress.count` has not moved for `idleMs` (a round trip
+ * lost); `stop()` ends the watch.
+ */
+function stallWatch(progress: RoundTripProgress, idleMs: number) {
+  let timer: ReturnType<typeof setInterval> | undefined;
+  const stalled = new Promise<void>((resolve) => {
+    let seen = progress.count;
+    let changedAt = performance.now();
+    timer = setInterval(() => {
+      const now = performance.now();
+      if (progress.count !== seen) {
+        seen = progress.count;
+        changedAt = now;
+      } else if (now - changedAt >= idleMs) {
+        resolve();
+      }
+    }, 50);
+  });
+  return { stalled, stop: () => clearInterval(timer) };
+}
+
+/**
+ * rr-same-conn: one client subscribes to a topic at QoS 1, then n times in a
+ * row publishes to it at QoS 1, awaits the PUBACK, awaits the message from its
+ * own subscription and acks it. Latency per round trip: publish call to
+ * message in hand. `--warmup` round trips before the measured ones are not
+ * recorded.
+ */
+async function runRrSameConn(o: Options, host: string, port: number): Promise<Result> {
+  if (o.size < 4) throw new RangeError("rr-same-conn needs --size >= 4 (a sequence number)");
+  const url = `mqtt://${host}:${port}`;
+  const topic = topicFor(o.scenario);
+  const payload = o.client === "mqttjs" ? Buffer.from(payloadOf(o.size)) : payloadOf(o.size);
+  const rt = o.client === "mqttjs"
+    ? await mqttjsRoundTripper(url, topic)
+    : await oursRoundTripper(url, topic, o.client.slice(5) as "iter" | "queue" | "callback");
+  const lat = new Float64Array(o.n);
+  const progress: RoundTripProgress = { count: 0, mismatched: 0 };
+  let error: string | undefined;
+  const loop = async (from: number, to: number) => {
+    const watch = stallWatch(progress, o.idleMs);
+    const run = roundTrips(rt, payload, from, to, lat, progress);
+    run.catch(() => {}); // a stalled loop may fail after the race gave up on it
+    const stalled = await Promise.race([run.then(() => false), watch.stalled.then(() => true)])
+      .finally(watch.stop);
+    if (stalled) throw new Error(`no round trip for ${o.idleMs} ms after ${progress.count}`);
+  };
+  let t0 = performance.now();
+  let tEnd = t0;
+  let c0 = process.cpuUsage();
+  let b0 = NaN;
+  let prof: Profiler | undefined;
+  try {
+    await loop(-o.warmup, 0);
+    gc();
+    await sleep(50);
+    prof = await startProfile(o.profile);
+    b0 = procCpuSeconds(o.brokerPid);
+    c0 = process.cpuUsage();
+    t0 = performance.now();
+    await loop(0, o.n);
+  } catch (err) {
+    error = err instanceof Error ? err.message : String(err);
+  }
+  tEnd = performance.now();
+  const cpu = process.cpuUsage(c0);
+  const b1 = procCpuSeconds(o.brokerPid);
+  await prof?.stop();
+  const done = Math.max(0, progress.count - o.warmup);
+  if (error === undefined) await rt.close();
+  return {
+    client: o.client,
+    scenario: o.scenario,
+    runtime: RUNTIME,
+    n: o.n,
+    pubRate: null,
+    e2eRate: perSecond(done, tEnd - t0), // round trips per second
+    e2eMBps: null,
+    lost: o.n - done,
+    clientUsPerMsg: done > 0 ? round((cpu.user + cpu.system) / done, 3) : NaN,
+    brokerCpuPct: Number.isNaN(b0) || Number.isNaN(b1)
+      ? null
+      : round(((b1 - b0) / ((tEnd - t0) / 1000)) * 100),
+    size: o.size,
+    warmup: o.warmup,
+    ...latencyStats(lat, done),
+    mismatched: progress.mismatched,
+    ms: round(tEnd - t0, 1),
+    ...(error !== undefined ? { error } : {}),
+  };
+}
+
+// ---------------------------------------------------------------------------
 // CLI
 
 const USAGE = `usage: e2e.ts --scenario S [--client ours|mqttjs|raw] [--host H --port P]
   [--n N] [--size B] [--window W] [--buffer B] [--idle-ms MS] [--broker-pid PID] [--profile FILE]
   [--subid ID]  (receive-raw*: frames carry a Subscription Identifier, as mosquitto's do)
+  rr-same-conn: --client ours-iter|ours-queue|ours-callback|mqttjs (or --client ours --shape
+  iter|queue|callback; default ours-iter) [--warmup N] (unrecorded round trips first, default 20)
 scenarios: ${Object.keys(SCENARIOS).join(", ")}`;
 
 /** Parses the command line (see USAGE). */
@@ -1188,7 +1525,19 @@ export function parseOptions(args: string[]): Options {
   const scenario = kv.get("scenario") ?? "";
   const sc = SCENARIOS[scenario];
   if (sc === undefined) throw new TypeError(`unknown scenario "${scenario}"\n${USAGE}`);
-  const client = (kv.get("client") ?? "ours") as ClientKind;
+  let client = (kv.get("client") ?? "ours") as ClientKind;
+  const shape = kv.get("shape");
+  if (shape !== undefined) {
+    // `--client ours --shape iter` is `--client ours-iter`.
+    if (client !== "ours" || !["iter", "queue", "callback"].includes(shape)) {
+      throw new TypeError(`--shape iter|queue|callback goes with --client ours\n${USAGE}`);
+    }
+    client = `ours-${shape}` as ClientKind;
+  } else if (
+    client === "ours" && !sc.clients.includes("ours") && sc.clients.includes("ours-iter")
+  ) {
+    client = "ours-iter";
+  }
   if (!sc.clients.includes(client)) {
     throw new TypeError(`scenario ${scenario} runs with --client ${sc.clients.join("|")}`);
   }
@@ -1214,6 +1563,7 @@ export function parseOptions(args: string[]): Options {
     brokerPid: num("broker-pid", 0),
     profile: kv.get("profile"),
     subId: Math.floor(num("subid", 0)),
+    warmup: Math.floor(num("warmup", 20)),
   };
 }
 
@@ -1233,9 +1583,14 @@ export async function run(o: Options): Promise<Result> {
   }
   try {
     const opts = { ...o, brokerPid: pid };
-    return sc.kind === "stall-heap"
-      ? await runStallHeap(opts, host, port)
-      : await runBrokerScenario(opts, host, port);
+    switch (sc.kind) {
+      case "stall-heap":
+        return await runStallHeap(opts, host, port);
+      case "rr-same-conn":
+        return await runRrSameConn(opts, host, port);
+      default:
+        return await runBrokerScenario(opts, host, port);
+    }
   } finally {
     await broker?.stop();
   }

@@ -1,12 +1,15 @@
 // Runs bench/e2e.ts for every scenario and client in fresh child processes,
 // interleaved (ours, mqttjs, [raw], ours, mqttjs, ...), and prints markdown
-// tables: median [min-max] per scenario and client, ratios ours/MQTT.js, and
-// whether the targets are met.
+// tables: median [min-max] per scenario and client, ratios ours/MQTT.js,
+// latency percentiles where the runs record them (qos1-seq, rr-same-conn), and
+// whether the targets are met. rr-same-conn runs our client once per subscribe
+// shape (ours-iter, ours-queue, ours-callback), each compared with MQTT.js.
 //
 //   deno run -A --no-lock bench/e2e_run.ts --runtime deno [--reps 5] [--scenarios qos0,qos1-pipe]
 //   deno run -A --no-lock bench/e2e_run.ts --runtime bun --out /tmp/bun.jsonl --md /tmp/bun.md
 //   deno run -A --no-lock bench/e2e_run.ts --runtime node     (bundles bench/e2e.ts with deno bundle)
 //   deno run -A --no-lock bench/e2e_run.ts --scale 0.1        (a quick first pass: n x 0.1)
+//   deno run -A --no-lock bench/e2e_run.ts --scenarios rr-same-conn --reps 3 --scale 0.25
 //   deno run -A --no-lock bench/e2e_run.ts --from /tmp/bun.jsonl   (tables from saved results)
 //   deno run -A --no-lock bench/e2e_run.ts --summarize prof.cpuprofile [--top 25]
 //   ... --keep-snapshot, then --snapshot DIR: measure several runtimes on one copy of src/
@@ -48,6 +51,11 @@ const VARIANTS: Variant[] = [
   { label: "qos1-seq", scenario: "qos1-seq", clients: ["ours", "mqttjs", "raw"] },
   { label: "qos1-pipe", scenario: "qos1-pipe", clients: ["ours", "mqttjs"] },
   { label: "qos2-pipe", scenario: "qos2-pipe", clients: ["ours", "mqttjs"] },
+  {
+    label: "rr-same-conn",
+    scenario: "rr-same-conn",
+    clients: ["ours-iter", "ours-queue", "ours-callback", "mqttjs"],
+  },
   { label: "big-qos0", scenario: "big-qos0", clients: ["ours", "mqttjs", "raw"] },
   { label: "receive-raw", scenario: "receive-raw", clients: ["ours", "mqttjs"] },
   {
@@ -191,10 +199,25 @@ function fmtNum(v: number): string {
   return v.toFixed(2);
 }
 
+/** Milliseconds: three decimals below 1 ms (sub-millisecond latencies). */
+function fmtMs(v: number): string {
+  return v < 1 ? v.toFixed(3) : fmtNum(v);
+}
+
+/** `ours`, or our client in one subscribe shape (`ours-iter`, `ours-queue`, `ours-callback`). */
+function isOurs(client: string): boolean {
+  return client === "ours" || client.startsWith("ours-");
+}
+
 function cell(xs: number[], fmt: (v: number) => string): string {
   if (xs.length === 0) return "–";
   if (xs.length === 1) return fmt(xs[0]);
   return `${fmt(median(xs))} [${fmt(Math.min(...xs))}–${fmt(Math.max(...xs))}]`;
+}
+
+/** A ratio: two decimals, two significant digits below 0.01 (a stalled rate is not "0.00x"). */
+function fmtRatio(v: number): string {
+  return v >= 0.01 || v === 0 ? v.toFixed(2) : v.toPrecision(2);
 }
 
 /** Ratio of medians, and the median [min-max] of the per-repetition (paired) ratios. */
@@ -211,11 +234,11 @@ function ratio(a: Row[], b: Row[], key: string): { med: number; text: string } |
     if (typeof va === "number" && typeof vb === "number" && vb > 0) paired.push(va / vb);
   }
   const p = paired.length > 1
-    ? ` (paired ${median(paired).toFixed(2)} [${Math.min(...paired).toFixed(2)}–${
-      Math.max(...paired).toFixed(2)
+    ? ` (paired ${fmtRatio(median(paired))} [${fmtRatio(Math.min(...paired))}–${
+      fmtRatio(Math.max(...paired))
     }])`
     : "";
-  return { med, text: `**${med.toFixed(2)}x**${p}` };
+  return { med, text: `**${fmtRatio(med)}x**${p}` };
 }
 
 function ok(rows: Row[]): Row[] {
@@ -268,18 +291,23 @@ export function report(rows: Row[]): string {
   out.push("|---|---|---|---|");
   for (const label of labels) {
     const lr = ok(rows.filter((r) => r.label === label));
-    const ours = lr.filter((r) => r.client === "ours");
-    for (const other of ["mqttjs", "raw"]) {
-      const o = lr.filter((r) => r.client === other);
-      if (ours.length === 0 || o.length === 0) continue;
-      const key = label.startsWith("big") ? "e2eMBps" : "e2eRate";
-      out.push(
-        `| ${label} (vs ${other}) | ${ratio(ours, o, key)?.text ?? "–"} | ${
-          ratio(ours, o, "pubRate")?.text ?? "–"
-        } | ${ratio(ours, o, "clientUsPerMsg")?.text ?? "–"} |`,
-      );
+    for (const kind of [...new Set(lr.map((r) => r.client))].filter(isOurs)) {
+      const ours = lr.filter((r) => r.client === kind);
+      const name = kind === "ours" ? label : `${label} ${kind}`;
+      for (const other of ["mqttjs", "raw"]) {
+        const o = lr.filter((r) => r.client === other);
+        if (ours.length === 0 || o.length === 0) continue;
+        const key = label.startsWith("big") ? "e2eMBps" : "e2eRate";
+        out.push(
+          `| ${name} (vs ${other}) | ${ratio(ours, o, key)?.text ?? "–"} | ${
+            ratio(ours, o, "pubRate")?.text ?? "–"
+          } | ${ratio(ours, o, "clientUsPerMsg")?.text ?? "–"} |`,
+        );
+      }
     }
   }
+  const latency = latencyTables(rows);
+  if (latency !== "") out.push(latency);
   const heap = ok(rows.filter((r) => r.scenario === "stall-heap"));
   if (heap.length > 0) {
     out.push("");
@@ -301,6 +329,59 @@ export function report(rows: Row[]): string {
   if (errors.length > 0) {
     out.push("\nFailed runs:\n");
     for (const e of errors) out.push(`- ${e.label} ${e.client} rep ${e.rep}: ${e.error}`);
+  }
+  return out.join("\n");
+}
+
+/**
+ * Latency percentiles where the runs recorded them (qos1-seq: publish call to
+ * PUBACK; rr-same-conn: publish call to the message back from the same
+ * connection's subscription), and ours/other ratios of p50 and p99.
+ */
+function latencyTables(rows: Row[]): string {
+  const withLat = ok(rows).filter((r) => typeof r.p50Ms === "number");
+  if (withLat.length === 0) return "";
+  const out = [
+    "",
+    "Latency per message (qos1-seq: publish call to PUBACK; rr-same-conn: publish call to the " +
+    "message back from the same connection's subscription), ms, median [min–max] over " +
+    "repetitions:\n",
+    "| scenario | client | p50 ms | p90 ms | p99 ms | max ms | over 10 ms |",
+    "|---|---|---|---|---|---|---|",
+  ];
+  const labels = [...new Set(withLat.map((r) => r.label))];
+  for (const label of labels) {
+    const lr = withLat.filter((r) => r.label === label);
+    for (const client of [...new Set(lr.map((r) => r.client))]) {
+      const cr = lr.filter((r) => r.client === client);
+      out.push(
+        `| ${label} | ${client} | ${cell(nums(cr, "p50Ms"), fmtMs)} | ${
+          cell(nums(cr, "p90Ms"), fmtMs)
+        } | ${cell(nums(cr, "p99Ms"), fmtMs)} | ${cell(nums(cr, "maxMs"), fmtMs)} | ${
+          cell(nums(cr, "over10Ms"), (v) => v.toFixed(0))
+        } |`,
+      );
+    }
+  }
+  const ratios: string[] = [];
+  for (const label of labels) {
+    const lr = withLat.filter((r) => r.label === label);
+    for (const kind of [...new Set(lr.map((r) => r.client))].filter(isOurs)) {
+      const ours = lr.filter((r) => r.client === kind);
+      for (const other of ["mqttjs", "raw"]) {
+        const o = lr.filter((r) => r.client === other);
+        if (o.length === 0) continue;
+        ratios.push(
+          `| ${label} ${kind} (vs ${other}) | ${ratio(ours, o, "p50Ms")?.text ?? "–"} | ${
+            ratio(ours, o, "p99Ms")?.text ?? "–"
+          } |`,
+        );
+      }
+    }
+  }
+  if (ratios.length > 0) {
+    out.push("", "| latency ours/other (lower is better) | p50 | p99 |", "|---|---|---|");
+    out.push(...ratios);
   }
   return out.join("\n");
 }
