@@ -7,7 +7,11 @@
 
 import { MqttError } from "../errors.ts";
 import { isValidReasonCode } from "./constants.ts";
-import { splitSharedFilter, topicFilterShapeError } from "../topic/validate.ts";
+import {
+  splitSharedFilter,
+  topicFilterShapeError,
+  topicNameShapeError,
+} from "../topic/validate.ts";
 import {
   byId,
   K_BIN,
@@ -251,9 +255,16 @@ function props(type: number): Record<string, unknown> {
         else list.push(v);
         break;
       }
-      case K_STR:
-        out[name] = str(name);
+      case K_STR: {
+        const v = str(name);
+        if (d.id === 0x08) {
+          // [MQTT-3.3.2-14] a Response Topic is a topic name: not empty, no wildcards.
+          const err = topicNameShapeError(v);
+          if (err !== undefined) fail(PROTOCOL, `${name} "${v}": ${err} [MQTT-3.3.2-14]`);
+        }
+        out[name] = v;
         break;
+      }
       case K_BIN:
         out[name] = bin();
         break;

@@ -214,6 +214,11 @@ function propsSize(type: number, props: unknown): number {
       }
       case K_STR:
         n += 1 + strSize(type, field, v);
+        if (d.id === 0x08) {
+          // [MQTT-3.3.2-14] the Response Topic is a topic name: no wildcards, not empty.
+          const err = topicNameShapeError(v as string);
+          if (err !== undefined) throw new TypeError(`${fieldName(type, field)} "${v}": ${err}`);
+        }
         break;
       case K_BIN:
         n += 1 + binSize(type, field, v);
