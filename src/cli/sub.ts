@@ -149,10 +149,9 @@ export async function sub(args: readonly string[], ctx: Context): Promise<number
     let subscription: QueueSubscription;
     ctx.debug?.debug("sending SUBSCRIBE", { filters: topics, qos });
     try {
-      subscription = await client.subscribeQueue(filters, {
-        maxQueueSize: 0, // never drop: a slow stdout holds messages (QoS 1/2 stay unacked)
-        signal: ctx.signal,
-      });
+      // The default "block" policy: a slow stdout slows the broker, nothing is dropped and
+      // at most 1024 messages wait here.
+      subscription = await client.subscribeQueue(filters, { signal: ctx.signal });
     } catch (err) {
       if (err instanceof SubscribeError) {
         for (const r of err.refused) {

@@ -28,8 +28,11 @@ import type { Connection, DialFunc } from "../transport/types.ts";
 import { type Backoff, exponentialBackoff } from "./backoff.ts";
 import { InboundAcks, type InboundSlot, Message, slotOf } from "./message.ts";
 import {
+  checkDropPolicy,
   type ClientOptions,
   type ConnectOptions,
+  defaultQueueSize,
+  type DropPolicy,
   isTlsUrl,
   type Logger,
   parseBrokerUrl,
@@ -39,6 +42,7 @@ import {
 } from "./options.ts";
 import {
   CallbackTarget,
+  type FlowControl,
   type QueueSubscription,
   QueueTarget,
   type SubscribeOptions,
@@ -140,6 +144,26 @@ interface OutEntry {
   unsent?: boolean;
   /** The CONNACK whose limits the packet was last checked against. */
   checkedBy?: ConnackInfo | null;
+  /** The promise publish() returned, marked handled when disconnect() rejects it. */
+  promise?: Promise<PublishResult>;
+}
+
+/** Microtask hops a read waits for the application to send something before a nudge. */
+const NUDGE_HOPS = 8;
+/** Nudges after reads of PINGRESPs alone, before the broker sends anything else. */
+const IDLE_NUDGES = 4;
+/** Drops of one subscription are logged at most this often. */
+const DROP_LOG_MS = 10_000;
+const noop = () => {};
+
+/** Drops of one subscription not logged yet (logging is rate-limited). */
+interface DropLog {
+  pending: number;
+  total: number;
+  /** When drops were last logged (ms). */
+  at: number;
+  timer: ReturnType<typeof setTimeout> | undefined;
+  flush: () => void;
 }
 
 /** How many times connect() follows a new broker list set while it runs. */
@@ -188,6 +212,27 @@ class Link {
   window = 0;
   receiveMaximum = 65535;
   upAt = 0;
+  /** Reading is held back for a full subscription (flow control). */
+  paused = false;
+  /**
+   * Input held while reading is paused, in order: chunks that arrived, and the
+   * decoded packets left of the chunk whose message filled a subscription.
+   */
+  held: (Uint8Array | Packet[])[] | undefined;
+  /** A microtask is about to process `held`. */
+  draining = false;
+  /** `writer.appended` when the latest read started: unchanged means nothing was sent since. */
+  rxMark = 0;
+  /** A nudge check is pending, and the hops it has left. */
+  nudging = false;
+  nudgeHops = 0;
+  nudgeTick: () => void = noop;
+  /** The latest read held more than PINGRESPs. */
+  readAnswerable = false;
+  /** Nudges sent after reads of PINGRESPs alone since the broker last sent anything else. */
+  idleNudges = 0;
+  /** The broker exceeded our Receive Maximum on this connection (reported once). */
+  rmExceeded = false;
 
   constructor(
     readonly conn: Connection,
@@ -219,6 +264,10 @@ function newStats(): Stats {
     publishesReplayed: 0,
     inboundPublishes: 0,
     inboundDropped: 0,
+    inboundBlocked: 0,
+    subscriptionsBlocked: 0,
+    unackedWarnings: 0,
+    receiveMaximumExceeded: 0,
     subscribesSent: 0,
     unsubscribesSent: 0,
     subscriptionsActive: 0,
@@ -239,6 +288,67 @@ function withResolvers<T>(): PromiseWithResolvers<T> {
 
 function toError(e: unknown): Error {
   return e instanceof Error ? e : new Error(String(e));
+}
+
+/**
+ * Every failure to connect is an `MqttError` (API.md "Errors"): a connection
+ * that ends before CONNACK is `connect-failed`, as is a dial function's plain
+ * error; the runtime's error stays as `cause`. Aborts (the caller's signal,
+ * the connect timeout) and bad arguments pass unchanged.
+ */
+function connectError(
+  err: unknown,
+  url: URL,
+  signal: AbortSignal | undefined,
+  attempt: AbortSignal,
+): unknown {
+  if (signal?.aborted && err === signal.reason) return err;
+  if (attempt.aborted && err === attempt.reason) return err;
+  if (err instanceof TypeError || err instanceof RangeError) return err;
+  const at = `${url.hostname}:${url.port}`;
+  // By name too: a transport bundled apart (two copies of the package) has its own class.
+  if (err instanceof MqttError || (err instanceof Error && err.name === "MqttError")) {
+    if ((err as MqttError).code !== "connection-lost") return err;
+    return new MqttError(
+      "connect-failed",
+      `the connection to ${at} ended before CONNACK: ${err.message}`,
+      { cause: err, reasonCode: (err as MqttError).reasonCode },
+    );
+  }
+  const e = toError(err);
+  return new MqttError("connect-failed", `cannot connect to ${at}: ${e.message}`, { cause: e });
+}
+
+function firstOf(d: Message | Message[]): Message {
+  return Array.isArray(d) ? d[0] : d;
+}
+
+/**
+ * Why the first bytes from `url`, before CONNACK, come from a server that
+ * speaks HTTP (a WebSocket port) or TLS instead of MQTT, naming the fix; or
+ * undefined.
+ */
+function notMqtt(chunk: Uint8Array, url: URL): MqttError | undefined {
+  const b0 = chunk[0];
+  if (b0 === 0x20 || b0 === 0xf0) return undefined;
+  const at = `${url.hostname}:${url.port}`;
+  if (
+    chunk.length >= 5 && b0 === 0x48 && chunk[1] === 0x54 && chunk[2] === 0x54 &&
+    chunk[3] === 0x50 && chunk[4] === 0x2f
+  ) {
+    return new MqttError(
+      "connect-failed",
+      `${at} answered in HTTP, not MQTT: this port speaks WebSocket (or HTTP). Use ws:// ` +
+        "(wss://) with dial: wsDial() from @mqttv5/client/transport/ws, or the broker's MQTT port",
+    );
+  }
+  if ((b0 === 0x15 || b0 === 0x16) && chunk[1] === 0x03) {
+    return new MqttError(
+      "connect-failed",
+      `${at} answered in TLS, not MQTT: this port speaks TLS. Use mqtts:// for it`,
+    );
+  }
+  return undefined; // some other packet: the decoder and #onPacket judge it
 }
 
 function connackInfo(p: ConnackPacket): ConnackInfo {
@@ -338,6 +448,39 @@ export class Client implements AsyncDisposable {
   };
 
   #stats: Stats | null;
+
+  // Flow control and the application's mistakes, made visible.
+  /** `"block"` subscriptions whose full buffer holds the broker back. */
+  #blocked = new Set<QueueTarget>();
+  #flow: FlowControl = {
+    block: (t) => {
+      this.#blocked.add(t);
+      if (this.#stats !== null) this.#stats.inboundBlocked++;
+      this.#log?.debug("subscription buffer full: reading from the broker paused", {
+        subscription: t.token.id,
+        buffered: t.queue.length,
+      });
+      if (this.#statusStreams.size > 0) {
+        this.#emit({ type: "blocked", token: t.token, buffered: t.queue.length });
+      }
+      this.#armWatch();
+      this.#updateReading(this.#link);
+    },
+    unblock: (t) => {
+      if (!this.#blocked.delete(t)) return;
+      if (this.#statusStreams.size > 0) {
+        this.#emit({ type: "unblocked", token: t.token, blockedMs: Date.now() - t.blockedAt });
+      }
+      this.#updateReading(this.#link);
+    },
+  };
+  /** The watchdog for unacked messages and long-blocked subscriptions. */
+  #watchTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Per subscription: drops not yet logged, and when drops were last logged. */
+  #dropLog = new Map<number, DropLog>();
+  /** Public calls in progress (subscribe, unsubscribe, ...), marked handled if disconnect() ends them. */
+  #calls = new Set<Promise<unknown>>();
+
   /** Publish-only member clients (publisherPool), created at the first connect. */
   #pool: PublisherPool<Client> | undefined;
   #poolRetry: Promise<void>[] = [];
@@ -643,6 +786,7 @@ export class Client implements AsyncDisposable {
       ...s,
       publishesInflight: this.#outbound.size,
       subscriptionsActive: this.#targets.size,
+      subscriptionsBlocked: this.#blocked.size,
     };
   }
 
@@ -675,12 +819,12 @@ export class Client implements AsyncDisposable {
    * `already-connected`, `closed`; or the transport's error.
    */
   async connect(options?: { signal?: AbortSignal }): Promise<ConnackInfo> {
+    const signal = options?.signal;
+    signal?.throwIfAborted();
     if (this.#state === CLOSED) throw new MqttError("closed", "client was disconnected");
     if (this.#state !== IDLE) {
       throw new MqttError("already-connected", "connect() was already called");
     }
-    const signal = options?.signal;
-    signal?.throwIfAborted();
     this.#state = CONNECTING;
     let brokers = this.#o.brokers;
     let lastError: Error | undefined;
@@ -731,7 +875,8 @@ export class Client implements AsyncDisposable {
    * @throws {RangeError} When the reason code is not a DISCONNECT reason code.
    */
   disconnect(options?: DisconnectOptions & { signal?: AbortSignal }): Promise<void> {
-    if (this.#closing !== undefined) return this.#closing;
+    const signal = options?.signal;
+    if (this.#closing !== undefined) return this.#signalled(this.#closing, signal);
     const packet: DisconnectPacket = { type: 14 };
     if (options !== undefined) {
       if (options.reasonCode !== undefined) packet.reasonCode = options.reasonCode;
@@ -749,8 +894,20 @@ export class Client implements AsyncDisposable {
       if (Object.keys(props).length > 0) packet.properties = props;
       packetLength(packet); // validate before changing any state
     }
-    this.#closing = this.#close(packet, options?.signal);
-    return this.#closing;
+    this.#closing = this.#close(packet, signal);
+    return this.#signalled(this.#closing, signal);
+  }
+
+  /**
+   * `closing` for one disconnect() call: rejects with `signal.reason` when the
+   * signal was or got aborted (the client closes all the same, without
+   * waiting out the DISCONNECT's flush); later calls without it resolve.
+   */
+  #signalled(closing: Promise<void>, signal: AbortSignal | undefined): Promise<void> {
+    if (signal === undefined) return closing;
+    return closing.then(() => {
+      if (signal.aborted) throw signal.reason;
+    });
   }
 
   async #close(packet: DisconnectPacket, signal: AbortSignal | undefined): Promise<void> {
@@ -776,9 +933,30 @@ export class Client implements AsyncDisposable {
       this.#linkDown(link, new MqttError("closed", "client disconnected"), true);
     }
     const err = new MqttError("closed", "client disconnected");
-    for (const e of this.#outbound.values()) if (!e.abandoned) e.reject(err);
-    for (let i = this.#pendingHead; i < this.#pending.length; i++) this.#pending[i].reject(err);
-    for (const r of this.#requests.values()) r.reject(err);
+    // What the program started and never awaited must not crash it now: the calls
+    // disconnect() ends reject as before, but marked handled. An UNSUBSCRIBE needs no
+    // answer any more: its subscription ended, which is what was asked.
+    for (const p of this.#calls) p.catch(noop);
+    for (const e of this.#outbound.values()) {
+      if (e.abandoned) continue;
+      e.promise?.catch(noop);
+      e.reject(err);
+    }
+    for (let i = this.#pendingHead; i < this.#pending.length; i++) {
+      const e = this.#pending[i];
+      e.promise?.catch(noop);
+      e.reject(err);
+    }
+    for (const r of this.#requests.values()) {
+      if (r.packet.type === 10) {
+        r.resolve({ type: 11, packetId: r.packet.packetId, reasonCodes: [] });
+      } else {
+        r.reject(err);
+      }
+    }
+    clearTimeout(this.#watchTimer);
+    this.#watchTimer = undefined;
+    for (const id of [...this.#dropLog.keys()]) this.#endDropLog(id);
     this.#outbound.clear();
     this.#pending = [];
     this.#pendingHead = 0;
@@ -817,6 +995,7 @@ export class Client implements AsyncDisposable {
     let timer: ReturnType<typeof setTimeout> | undefined;
     let onAbort: (() => void) | undefined;
     try {
+      if (signal?.aborted) return;
       await Promise.race([
         p.catch(() => {}),
         new Promise<void>((resolve) => {
@@ -880,6 +1059,7 @@ export class Client implements AsyncDisposable {
       });
       link = new Link(conn, url, this.#o, (e) => this.#linkLost(link!, e));
       const l = link;
+      l.nudgeTick = () => this.#nudge(l);
       if (ac.signal.aborted) {
         conn.close();
         throw ac.signal.reason;
@@ -908,6 +1088,17 @@ export class Client implements AsyncDisposable {
       l.onConnack = undefined;
       l.onFail = undefined;
       const info = connackInfo(connackPacket);
+      if (info.sessionPresent && connect.cleanStart && info.reasonCode < 0x80) {
+        // A Clean Start CONNECT leaves no session to resume: the client MUST close the
+        // connection [MQTT-3.2.2-4] (a broker that says otherwise is broken).
+        const err = new MqttError(
+          "protocol-error",
+          "the broker answered a Clean Start CONNECT with Session Present 1 [MQTT-3.2.2-4]",
+          { reasonCode: 0x82 },
+        );
+        this.#protocolFailure(l, 0x82, err);
+        throw err;
+      }
       if (info.reasonCode >= 0x80) {
         this.#linkDown(l, new MqttError("connect-refused", "CONNACK refused"), false);
         if (info.reasonCode === 0x9c || info.reasonCode === 0x9d) {
@@ -967,7 +1158,7 @@ export class Client implements AsyncDisposable {
       if (link !== undefined && !link.closed && !link.halted) {
         this.#linkDown(link, toError(err), false);
       }
-      throw err;
+      throw connectError(err, url, signal, ac.signal);
     } finally {
       clearTimeout(timer);
       signal?.removeEventListener("abort", onAbort);
@@ -1100,6 +1291,18 @@ export class Client implements AsyncDisposable {
     link.timer = setInterval(() => {
       if (link.closed) return;
       const now = Date.now();
+      if (link.paused) {
+        // Reading is held back for a slow consumer: the broker's answers wait in TCP, so no
+        // deadline runs (it restarts when reading does); PINGREQs keep telling the broker
+        // we are alive, so a consumer that takes minutes never costs the connection.
+        if (now - link.lastTx >= ka) {
+          link.writer.sendBytes(PINGREQ_BYTES);
+          link.pingDeadline = now + pingTimeout;
+        } else if (link.pingDeadline !== 0) {
+          link.pingDeadline = now + pingTimeout;
+        }
+        return;
+      }
       if (link.pingDeadline !== 0) {
         if (now >= link.pingDeadline) {
           if (this.#stats !== null) this.#stats.pingTimeouts++;
@@ -1281,6 +1484,10 @@ export class Client implements AsyncDisposable {
    */
   #protocolFailure(link: Link, reasonCode: number, err: Error): void {
     if (link.closed || link.halted) return;
+    if (err instanceof MqttError && err.reasonCode === undefined) {
+      // The error names the reason code that went on the wire.
+      err = new MqttError(err.code, err.message, { reasonCode, cause: err.cause });
+    }
     this.#log?.warn("mqtt protocol failure", { reasonCode, error: err.message });
     // Nothing more from this connection is trusted or processed.
     link.halted = true;
@@ -1296,7 +1503,32 @@ export class Client implements AsyncDisposable {
 
   #onData(link: Link, chunk: Uint8Array): void {
     if (link.closed || link.halted) return;
+    if (link.paused || link.held !== undefined) {
+      // Reading is held back (or held chunks wait to be processed): keep the order.
+      (link.held ??= []).push(chunk);
+      return;
+    }
+    this.#consume(link, chunk);
+  }
+
+  /** Decodes and handles one chunk of inbound bytes. */
+  #consume(link: Link, chunk: Uint8Array): void {
     link.lastRx = Date.now();
+    const w = link.writer;
+    link.rxMark = w.appended;
+    if (
+      link.connack === null && link.early === undefined && link.decoder.buffered === 0 &&
+      chunk.length > 0
+    ) {
+      const wrong = notMqtt(chunk, link.url);
+      if (wrong !== undefined) {
+        // Not an MQTT broker on this port: nothing it says can be answered in MQTT.
+        link.halted = true;
+        link.onFail?.(wrong);
+        this.#linkDown(link, wrong, false);
+        return;
+      }
+    }
     let packets: Packet[];
     try {
       packets = link.decoder.push(chunk);
@@ -1305,10 +1537,257 @@ export class Client implements AsyncDisposable {
       this.#protocolFailure(link, rc, toError(err));
       return;
     }
-    for (let i = 0; i < packets.length; i++) {
-      if (link.closed || link.halted) return;
-      this.#onPacket(link, packets[i]);
+    const answerable = this.#handle(link, packets);
+    // Nothing sent in answer while we wait for the broker: our TCP ACK of this read may be
+    // delayed (~40 ms), and a broker with Nagle on (mosquitto's default) holds its answer
+    // until it comes. Unless the application sends something within a few microtask hops,
+    // a PINGREQ carries the ACK at once. Its PINGRESP is in turn a small unacked segment
+    // the broker's next answer may wait behind, so a read of PINGRESPs alone nudges too,
+    // but at most IDLE_NUDGES times until the broker sends something else: a broker slow
+    // to answer gets a few pings, never a ping-pong.
+    link.readAnswerable = answerable;
+    if (answerable) link.idleNudges = 0;
+    if (
+      w.appended === link.rxMark && !link.nudging && link.idleNudges < IDLE_NUDGES &&
+      link.connack !== null && (link.window > 0 || this.#requests.size > 0)
+    ) {
+      link.nudging = true;
+      link.nudgeHops = NUDGE_HOPS;
+      queueMicrotask(link.nudgeTick);
     }
+  }
+
+  /**
+   * Handles decoded packets in order; stops when a message fills a
+   * subscription and pauses reading, holding the rest (so a subscription
+   * holds no more than its bound). Returns whether any was not a PINGRESP.
+   */
+  #handle(link: Link, packets: Packet[]): boolean {
+    let answerable = false;
+    for (let i = 0; i < packets.length; i++) {
+      if (link.closed || link.halted) return answerable;
+      const p = packets[i];
+      if (p.type !== 13) answerable = true;
+      this.#onPacket(link, p);
+      if (link.paused && i + 1 < packets.length) {
+        (link.held ??= []).unshift(packets.slice(i + 1));
+        return answerable;
+      }
+    }
+    return answerable;
+  }
+
+  #nudge(link: Link): void {
+    if (--link.nudgeHops > 0) {
+      queueMicrotask(link.nudgeTick);
+      return;
+    }
+    link.nudging = false;
+    if (link.closed || link.halted || link.writer.appended !== link.rxMark) return;
+    if (link.window === 0 && this.#requests.size === 0) return;
+    if (!link.readAnswerable) link.idleNudges++;
+    link.writer.sendBytes(PINGREQ_BYTES);
+    if (link.pingDeadline === 0) link.pingDeadline = Date.now() + this.#o.pingTimeoutMs;
+  }
+
+  /**
+   * Pauses reading while a `"block"` subscription is full, unless the client
+   * waits for the broker to answer something (a QoS 1/2 publish, a SUBSCRIBE,
+   * re-authentication): then it keeps reading, so a consumer that publishes
+   * before it acks never deadlocks. Resumes when neither holds.
+   */
+  #updateReading(link: Link | null): void {
+    if (link === null || link.closed || link.connack === null) return;
+    const pause = this.#blocked.size > 0 && link.window === 0 && this.#requests.size === 0 &&
+      link.reauth === undefined;
+    if (pause === link.paused) return;
+    link.paused = pause;
+    if (pause) {
+      link.conn.pause?.();
+      return;
+    }
+    link.conn.resume?.();
+    if (link.held !== undefined && !link.draining) {
+      link.draining = true;
+      // Never inside the consumer's dequeue that released it: from a microtask.
+      queueMicrotask(() => this.#drainHeld(link));
+    }
+  }
+
+  /** Processes the chunks held while reading was paused, until done or paused again. */
+  #drainHeld(link: Link): void {
+    link.draining = false;
+    const held = link.held;
+    if (held === undefined) return;
+    // #consume / #handle put what a new pause leaves back at the front of `link.held`.
+    link.held = undefined;
+    let i = 0;
+    while (i < held.length && !link.paused && !link.closed && !link.halted) {
+      const item = held[i];
+      held[i++] = undefined as never;
+      if (item instanceof Uint8Array) {
+        this.#consume(link, item);
+      } else {
+        link.lastRx = Date.now();
+        this.#handle(link, item);
+      }
+    }
+    if (link.closed || link.halted) {
+      link.held = undefined;
+    } else if (i < held.length) {
+      const rest = held.slice(i);
+      link.held = link.held === undefined ? rest : [...link.held, ...rest];
+    }
+  }
+
+  /** Starts the watchdog for unacked messages and blocked subscriptions, if off. */
+  #armWatch(): void {
+    const ms = this.#o.unackedWarningMs;
+    if (this.#watchTimer !== undefined || ms === 0 || this.#state === CLOSED) return;
+    this.#watchTimer = setTimeout(this.#watch, ms);
+  }
+
+  /**
+   * Reports messages left unacked, and subscriptions blocked, for longer than
+   * `unackedWarningMs` (each once), then sleeps until the next could be due.
+   */
+  #watch = (): void => {
+    this.#watchTimer = undefined;
+    const limit = this.#o.unackedWarningMs;
+    const now = Date.now();
+    let next = Infinity;
+    const report = new Map<SubscriptionToken, { count: number; slot: InboundSlot }>();
+    const note = (token: SubscriptionToken, slot: InboundSlot) => {
+      const r = report.get(token);
+      if (r === undefined) report.set(token, { count: 1, slot });
+      else r.count++;
+    };
+    for (let s = this.#acks.head; s !== null; s = s.next) {
+      if (s.done || s.owners === null) continue;
+      if (now - s.at < limit) {
+        next = s.at + limit; // later slots arrived later
+        break;
+      }
+      if (s.warned) continue;
+      s.warned = true;
+      const d = s.delivered;
+      if (Array.isArray(d)) {
+        const owners = s.owners as SubscriptionToken[];
+        for (let i = 0; i < d.length; i++) if (!d[i].acked) note(owners[i], s);
+      } else if (d !== null && !d.acked) {
+        note(s.owners as SubscriptionToken, s);
+      }
+    }
+    for (const [token, { count, slot }] of report) {
+      const ageMs = now - slot.at;
+      if (this.#stats !== null) this.#stats.unackedWarnings += count;
+      this.#log?.warn(
+        `subscription ${token.id} has ${count} message(s) not acked for over ${limit} ms: call ` +
+          "ack() on every message from subscribe() / subscribeQueue(), or subscribe with " +
+          "autoAck: true. Until they are acked the broker's acks for later messages wait " +
+          "(MQTT §4.6) and it stops sending once its in-flight window is full",
+        {
+          subscription: token.id,
+          filters: token.filters.map((f) => f.topic),
+          count,
+          topic: slot.delivered === null ? undefined : firstOf(slot.delivered).topic,
+          packetId: slot.packetId,
+          ageMs,
+        },
+      );
+      if (this.#statusStreams.size > 0) {
+        this.#emit({
+          type: "unacked",
+          token,
+          count,
+          topic: slot.delivered === null ? "" : firstOf(slot.delivered).topic,
+          packetId: slot.packetId,
+          ageMs,
+        });
+      }
+    }
+    for (const t of this.#blocked) {
+      if (t.blockWarned) continue;
+      const ageMs = now - t.blockedAt;
+      if (ageMs < limit) {
+        next = Math.min(next, t.blockedAt + limit);
+        continue;
+      }
+      t.blockWarned = true;
+      this.#log?.warn(
+        `subscription ${t.token.id} has held the broker back for ${ageMs} ms: its buffer is ` +
+          `full (${t.queue.length} messages) and its consumer is not keeping up. Nothing is ` +
+          'lost (dropPolicy "block"); consume faster, raise buffer / maxQueueSize, or ' +
+          'choose dropPolicy "drop-newest" / "drop-oldest" to drop instead',
+        {
+          subscription: t.token.id,
+          filters: t.token.filters.map((f) => f.topic),
+          buffered: t.queue.length,
+          blockedMs: ageMs,
+        },
+      );
+    }
+    if (next !== Infinity && this.#state !== CLOSED) {
+      this.#watchTimer = setTimeout(this.#watch, Math.max(1, next - now));
+    }
+  };
+
+  /** Counts a drop of an explicit drop policy; logs it, at most every DROP_LOG_MS per subscription. */
+  #dropped(t: SubscriptionToken, count: number, policy: DropPolicy): void {
+    if (this.#stats !== null) this.#stats.inboundDropped++;
+    if (this.#statusStreams.size > 0) this.#emit({ type: "dropped", token: t, count });
+    if (this.#log === undefined) return;
+    let d = this.#dropLog.get(t.id);
+    if (d === undefined) {
+      const entry: DropLog = { pending: 0, total: 0, at: 0, timer: undefined, flush: noop };
+      entry.flush = () => {
+        clearTimeout(entry.timer);
+        entry.timer = undefined;
+        if (entry.pending === 0) return;
+        this.#log?.warn(
+          `subscription ${t.id} dropped ${entry.pending} message(s): its buffer is full and its ` +
+            `dropPolicy is "${policy}" (QoS 1/2 messages it drops are acked, so the broker does ` +
+            'not resend them). The default dropPolicy "block" slows the broker instead',
+          { subscription: t.id, dropped: entry.pending, total: entry.total },
+        );
+        entry.pending = 0;
+        entry.at = Date.now();
+      };
+      this.#dropLog.set(t.id, d = entry);
+    }
+    d.pending++;
+    d.total = count;
+    const now = Date.now();
+    if (now - d.at >= DROP_LOG_MS) d.flush();
+    else d.timer ??= setTimeout(d.flush, d.at + DROP_LOG_MS - now);
+  }
+
+  /** Forgets a subscription's drop log (it ended), logging the drops not logged yet. */
+  #endDropLog(id: number): void {
+    const d = this.#dropLog.get(id);
+    if (d === undefined) return;
+    this.#dropLog.delete(id);
+    d.flush();
+  }
+
+  /**
+   * Tracks a public call in progress: if disconnect() ends it, its rejection
+   * is marked handled, so a program that never awaited it does not crash.
+   */
+  #track<T>(run: () => Promise<T>): Promise<T> {
+    const calls = this.#calls;
+    // No then() on the result: that would mark every rejection handled, not only ours.
+    // deno-lint-ignore prefer-const -- assigned once; `finally` reads it later, which tsc cannot see
+    let p!: Promise<T>;
+    p = (async () => {
+      try {
+        return await run();
+      } finally {
+        calls.delete(p);
+      }
+    })();
+    calls.add(p);
+    return p;
   }
 
   #onPacket(link: Link, p: Packet): void {
@@ -1419,6 +1898,7 @@ export class Client implements AsyncDisposable {
     if (rc === 0x00 && during === "reauth") {
       const pending = link.reauth!;
       link.reauth = undefined;
+      if (this.#blocked.size !== 0) this.#updateReading(link);
       Promise.resolve().then(() => auth.continue(data)).then(
         () => {
           pending.resolve();
@@ -1455,7 +1935,12 @@ export class Client implements AsyncDisposable {
    * @throws {MqttError} `invalid-option` (no authenticator), `not-connected`, `closed`,
    * `auth-failed` (the exchange failed or the connection dropped during it).
    */
-  async reauthenticate(options?: { signal?: AbortSignal }): Promise<void> {
+  reauthenticate(options?: { signal?: AbortSignal }): Promise<void> {
+    return this.#track(() => this.#reauthenticate(options?.signal));
+  }
+
+  async #reauthenticate(signal: AbortSignal | undefined): Promise<void> {
+    signal?.throwIfAborted();
     const auth = this.#options.authenticator;
     if (auth === undefined) {
       throw new MqttError("invalid-option", "reauthenticate() needs an authenticator");
@@ -1465,8 +1950,6 @@ export class Client implements AsyncDisposable {
     if (this.#state !== CONNECTED || link === null || link.connack === null) {
       throw new MqttError("not-connected", "client is not connected");
     }
-    const signal = options?.signal;
-    signal?.throwIfAborted();
     if (link.reauth !== undefined) {
       return signal === undefined ? link.reauth.promise : this.#race(link.reauth.promise, signal);
     }
@@ -1481,6 +1964,7 @@ export class Client implements AsyncDisposable {
       const props: AuthPacket["properties"] = { authenticationMethod: auth.method };
       if (data !== undefined) props.authenticationData = data;
       link.writer.send({ type: 15, reasonCode: 0x19, properties: props });
+      if (link.paused) this.#updateReading(link); // the broker's answer must be read
     } catch (err) {
       link.reauth = undefined;
       wait.reject(
@@ -1537,14 +2021,9 @@ export class Client implements AsyncDisposable {
         return;
       }
     }
-    if (qos > 0 && this.#acks.length + this.#inQos2Received >= this.#o.receiveMaximum) {
-      return this.#protocolFailure(
-        link,
-        0x93,
-        new MqttError("protocol-error", "broker exceeded our Receive Maximum", {
-          reasonCode: 0x93,
-        }),
-      );
+    if (qos > 0) {
+      const inFlight = this.#acks.length + this.#inQos2Received;
+      if (inFlight >= this.#o.receiveMaximum) this.#receiveMaximumExceeded(link, inFlight + 1);
     }
     const n = this.#match(topic, props.subscriptionIdentifiers);
     if (n === 0 && qos > 0 && this.#parkUntil > 0 && this.#parked.length < PARK_MAX) {
@@ -1567,10 +2046,54 @@ export class Client implements AsyncDisposable {
     }
     if (qos === 2) this.#inQos2.set(id, 0);
     const slot = this.#acks.add(id, qos, n);
-    for (let i = 0; i < n; i++) {
-      const t = targets[i];
-      targets[i] = undefined as never;
-      t.deliver(new Message(topic, p.payload, qos, p.retain, p.dup, id, props, slot));
+    slot.at = link.lastRx;
+    if (n === 1) {
+      const t = targets[0];
+      targets[0] = undefined as never;
+      const m = new Message(topic, p.payload, qos, p.retain, p.dup, id, props, slot);
+      slot.delivered = m;
+      slot.owners = t.token;
+      t.deliver(m);
+    } else if (n > 1) {
+      const ms: Message[] = [];
+      const owners: SubscriptionToken[] = [];
+      slot.delivered = ms;
+      slot.owners = owners;
+      for (let i = 0; i < n; i++) {
+        const t = targets[i];
+        targets[i] = undefined as never;
+        const m = new Message(topic, p.payload, qos, p.retain, p.dup, id, props, slot);
+        ms.push(m);
+        owners.push(t.token);
+        t.deliver(m);
+      }
+    }
+    if (this.#watchTimer === undefined && !slot.done) this.#armWatch();
+  }
+
+  /**
+   * The broker has more unacked QoS 1/2 messages out than our Receive Maximum
+   * [MQTT-3.3.4-9]. Reported once per connection, not disconnected: flow
+   * control here does not depend on it (a full subscription pauses reading),
+   * and a broker that ignores it resends every unacked message on reconnect,
+   * so a DISCONNECT 0x93 would only loop (mosquitto before 2.0.13 does this
+   * when Receive Maximum is lowered: eclipse/mosquitto#2306).
+   */
+  #receiveMaximumExceeded(link: Link, inFlight: number): void {
+    if (this.#stats !== null) this.#stats.receiveMaximumExceeded++;
+    if (link.rmExceeded) return;
+    link.rmExceeded = true;
+    const max = this.#o.receiveMaximum;
+    this.#log?.warn(
+      `the broker has ${inFlight} unacknowledged QoS 1/2 messages out to us, more than the ` +
+        `receiveMaximum of ${max} we advertised [MQTT-3.3.4-9]. mosquitto before 2.0.13 ignores ` +
+        "a lowered Receive Maximum (eclipse/mosquitto#2306). Nothing is lost: the client goes " +
+        "on and pauses reading while subscriptions are full. To stop this, leave receiveMaximum " +
+        "at its default or upgrade the broker",
+      { receiveMaximum: max, inFlight, url: redact(link.url.href) },
+    );
+    if (this.#statusStreams.size > 0) {
+      this.#emit({ type: "receive-maximum-exceeded", receiveMaximum: max, inFlight });
     }
   }
 
@@ -1686,6 +2209,8 @@ export class Client implements AsyncDisposable {
    * `qos-not-supported`, `retain-not-supported`, `packet-too-large`, `write-queue-full`.
    */
   publish(message: PublishOptions, options?: { signal?: AbortSignal }): Promise<PublishResult> {
+    const signal = options?.signal;
+    if (signal?.aborted) return Promise.reject(signal.reason);
     const state = this.#state;
     if (state === CLOSED) return Promise.reject(new MqttError("closed", "client was disconnected"));
     if (message === null || typeof message !== "object") {
@@ -1747,8 +2272,8 @@ export class Client implements AsyncDisposable {
       const r = this.#applyOutAlias(packet, alias, link);
       if (r !== undefined) return Promise.reject(r);
     }
-    if (qos === 0) return this.#publish0(link as Link, packet, options?.signal);
-    return this.#publishQoS(packet, options?.signal);
+    if (qos === 0) return this.#publish0(link as Link, packet, signal);
+    return this.#publishQoS(packet, signal);
   }
 
   /**
@@ -1813,7 +2338,7 @@ export class Client implements AsyncDisposable {
         if (this.#o.writeOverflowPolicy === "drop-newest") {
           return Promise.reject(new MqttError("write-queue-full", "write queue is full"));
         }
-        return this.#publish0Blocked(link, packet, signal);
+        return this.#track(() => this.#publish0Blocked(link, packet, signal));
       }
       const alias = packet.properties?.topicAlias;
       if (alias === undefined) {
@@ -1841,7 +2366,9 @@ export class Client implements AsyncDisposable {
       return Promise.reject(err);
     }
     if (this.#stats !== null) this.#stats.publishesSent++;
-    if (this.#o.publishMode === "wait-for-flush") return w.flushed().then(() => QOS0_RESULT);
+    if (this.#o.publishMode === "wait-for-flush") {
+      return this.#track(() => w.flushed().then(() => QOS0_RESULT));
+    }
     return QOS0_RESOLVED;
   }
 
@@ -1880,9 +2407,9 @@ export class Client implements AsyncDisposable {
     } finally {
       packet.packetId = undefined;
     }
-    if (signal?.aborted) return Promise.reject(signal.reason);
-    return new Promise<PublishResult>((resolve, reject) => {
-      const entry: OutEntry = {
+    let entry!: OutEntry;
+    const promise = new Promise<PublishResult>((resolve, reject) => {
+      entry = {
         packet,
         state: 0,
         sent: false,
@@ -1910,8 +2437,10 @@ export class Client implements AsyncDisposable {
         };
       }
       this.#pending.push(entry);
-      this.#pump();
     });
+    entry.promise = promise;
+    this.#pump();
+    return promise;
   }
 
   #allocId(): number {
@@ -1998,6 +2527,7 @@ export class Client implements AsyncDisposable {
       this.#noteAlias(link, e.packet);
       if (st !== null) st.publishesSent++;
     }
+    if (this.#blocked.size !== 0) this.#updateReading(link);
   }
 
   /**
@@ -2202,7 +2732,11 @@ export class Client implements AsyncDisposable {
       }
       this.#requests.set(packet.packetId, req);
       const link = this.#link;
-      if (link !== null && link.connack !== null) link.writer.send(packet);
+      if (link !== null && link.connack !== null) {
+        link.writer.send(packet);
+        // Waiting for its ack: read even if a full subscription paused reading.
+        if (link.paused) this.#updateReading(link);
+      }
       if (this.#stats !== null) {
         if (packet.type === 8) this.#stats.subscribesSent++;
         else this.#stats.unsubscribesSent++;
@@ -2407,6 +2941,7 @@ export class Client implements AsyncDisposable {
     if (rec === undefined) return [];
     this.#targets.delete(token.id);
     rec.target.end();
+    this.#endDropLog(token.id);
     const empty: string[] = [];
     for (const name of rec.filters) if (this.#releaseFilter(name, rec.target)) empty.push(name);
     return empty;
@@ -2446,62 +2981,85 @@ export class Client implements AsyncDisposable {
 
   /**
    * Subscribes and returns an async iterable of messages over a bounded
-   * buffer (default 64). A full buffer drops the newest message and acks it.
+   * buffer (default 64). Ack every message. When the buffer is full, the
+   * default policy `"block"` drops nothing: the client stops reading from the
+   * broker until the consumer catches up (a slow consumer slows the broker;
+   * see {@linkcode DropPolicy}). `dropPolicy: "drop-newest"` drops and acks
+   * the newest message instead, as the Go reference does.
    *
    * @param filters Topic filters (a string means QoS 0).
-   * @param options Buffer, drop observer, autoAck, signal.
+   * @param options Buffer, drop policy, drop observer, autoAck, signal.
    * @returns The subscription; iterate it and `ack()` every message.
    * @throws {MqttError} `drop-oldest-unsupported`, `not-connected`, `closed`,
    * `wildcard-subs-unsupported`, `shared-subs-unsupported`, `subscribe-refused`.
    * @throws {TypeError} An invalid filter.
+   * @throws {RangeError} A bad `buffer`.
+   * @throws The `signal.reason` when `options.signal` is or gets aborted.
    */
-  async subscribe(filters: TopicFilterInput[], options?: SubscribeOptions): Promise<Subscription> {
-    const policy = options?.dropPolicy ?? "drop-newest";
-    if (policy === "drop-oldest") {
-      throw new MqttError(
-        "drop-oldest-unsupported",
-        "subscribe() supports drop-newest only; use subscribeQueue()",
-      );
-    }
-    const buffer = options?.buffer ?? 64;
-    if (!Number.isInteger(buffer) || buffer < 1) {
-      throw new RangeError(`subscribe buffer must be an integer >= 1, got ${buffer}`);
-    }
-    return await this.#subscribeTarget(
-      filters,
-      options,
-      (token) => this.#queueTarget(token, buffer, "drop-newest", options ?? {}),
-    ) as QueueTarget;
+  subscribe(filters: TopicFilterInput[], options?: SubscribeOptions): Promise<Subscription> {
+    return this.#track(async () => {
+      options?.signal?.throwIfAborted();
+      const explicit = options?.dropPolicy;
+      if (explicit === "drop-oldest") {
+        throw new MqttError(
+          "drop-oldest-unsupported",
+          "subscribe() does not support drop-oldest; use subscribeQueue()",
+        );
+      }
+      // A client-wide "drop-oldest" means "drop-newest" for an iterator, as in Go.
+      const policy = checkDropPolicy(explicit ?? this.#o.dropPolicy);
+      const buffer = options?.buffer ?? 64;
+      if (!Number.isInteger(buffer) || buffer < 1) {
+        throw new RangeError(`subscribe buffer must be an integer >= 1, got ${buffer}`);
+      }
+      return await this.#subscribeTarget(
+        filters,
+        options,
+        (token) =>
+          this.#queueTarget(
+            token,
+            buffer,
+            policy === "drop-oldest" ? "drop-newest" : policy,
+            options ?? {},
+          ),
+      ) as QueueTarget;
+    });
   }
 
   /**
    * Subscribes and returns a subscription whose messages land in a
-   * {@linkcode Queue} (unbounded unless `maxQueueSize` is set; `drop-newest`
-   * or `drop-oldest` when full).
+   * {@linkcode Queue}. Under the default policy `"block"` the queue holds up
+   * to `maxQueueSize` messages (default 1024) and then slows the broker
+   * instead of dropping; `"drop-newest"` / `"drop-oldest"` drop and ack when
+   * it is full (unbounded unless `maxQueueSize` is set, as in Go).
    *
    * @param filters Topic filters (a string means QoS 0).
    * @param options Queue bound, drop policy, drop observer, autoAck, signal.
    * @returns The subscription with its `queue`.
-   * @throws {MqttError} As {@linkcode Client.subscribe}.
+   * @throws {MqttError} As {@linkcode Client.subscribe}; `invalid-option` for
+   * an unknown `dropPolicy`.
    * @throws {TypeError} An invalid filter.
+   * @throws {RangeError} A bad `maxQueueSize`.
+   * @throws The `signal.reason` when `options.signal` is or gets aborted.
    */
-  async subscribeQueue(
+  subscribeQueue(
     filters: TopicFilterInput[],
     options?: SubscribeOptions,
   ): Promise<QueueSubscription> {
-    const limit = options?.maxQueueSize ?? this.#o.maxSubscribeQueueSize;
-    if (!Number.isInteger(limit) || limit < 0) {
-      throw new RangeError(`maxQueueSize must be an integer >= 0, got ${limit}`);
-    }
-    const policy = options?.dropPolicy ?? this.#o.dropPolicy;
-    if (policy !== "drop-newest" && policy !== "drop-oldest") {
-      throw new MqttError("invalid-option", `unknown dropPolicy "${policy}"`);
-    }
-    return await this.#subscribeTarget(
-      filters,
-      options,
-      (token) => this.#queueTarget(token, limit, policy, options ?? {}),
-    ) as QueueTarget;
+    return this.#track(async () => {
+      options?.signal?.throwIfAborted();
+      const policy = checkDropPolicy(options?.dropPolicy ?? this.#o.dropPolicy);
+      const limit = options?.maxQueueSize ??
+        defaultQueueSize(policy, this.#o.maxSubscribeQueueSize);
+      if (!Number.isInteger(limit) || limit < 0) {
+        throw new RangeError(`maxQueueSize must be an integer >= 0, got ${limit}`);
+      }
+      return await this.#subscribeTarget(
+        filters,
+        options,
+        (token) => this.#queueTarget(token, limit, policy, options ?? {}),
+      ) as QueueTarget;
+    });
   }
 
   /**
@@ -2513,32 +3071,37 @@ export class Client implements AsyncDisposable {
    * @param options `signal` aborts the wait for SUBACK.
    * @returns The token for {@linkcode Client.unsubscribe}.
    * @throws {MqttError} `nil-handler` and as {@linkcode Client.subscribe}.
+   * @throws The `signal.reason` when `options.signal` is or gets aborted.
    */
-  async subscribeCallback(
+  subscribeCallback(
     filters: TopicFilterInput[],
     handler: (message: Message) => void,
     options?: SubscribeOptions,
   ): Promise<SubscriptionToken> {
-    if (typeof handler !== "function") {
-      throw new MqttError("nil-handler", "subscribeCallback needs a handler function");
-    }
-    const t = await this.#subscribeTarget(
-      filters,
-      options,
-      (token) =>
-        new CallbackTarget(
-          token,
-          handler,
-          (err) => this.#log?.error("subscription handler threw", { error: toError(err).message }),
-        ),
-    );
-    return t.token;
+    return this.#track(async () => {
+      options?.signal?.throwIfAborted();
+      if (typeof handler !== "function") {
+        throw new MqttError("nil-handler", "subscribeCallback needs a handler function");
+      }
+      const t = await this.#subscribeTarget(
+        filters,
+        options,
+        (token) =>
+          new CallbackTarget(
+            token,
+            handler,
+            (err) =>
+              this.#log?.error("subscription handler threw", { error: toError(err).message }),
+          ),
+      );
+      return t.token;
+    });
   }
 
   #queueTarget(
     token: SubscriptionToken,
     limit: number,
-    policy: "drop-newest" | "drop-oldest",
+    policy: DropPolicy,
     options: SubscribeOptions,
   ): QueueTarget {
     return new QueueTarget(
@@ -2547,11 +3110,9 @@ export class Client implements AsyncDisposable {
       policy,
       options,
       (t, o) => this.unsubscribe(t, o),
-      (t, count) => {
-        if (this.#stats !== null) this.#stats.inboundDropped++;
-        if (this.#statusStreams.size > 0) this.#emit({ type: "dropped", token: t, count });
-      },
+      (t, count) => this.#dropped(t, count, policy),
       (t) => this.#endSubscription(t),
+      this.#flow,
     );
   }
 
@@ -2586,14 +3147,17 @@ export class Client implements AsyncDisposable {
    * connection (pass a `signal` to bound the wait; the filters are dropped
    * from the resubscribe set either way).
    */
-  async unsubscribe(token: SubscriptionToken, options?: { signal?: AbortSignal }): Promise<void> {
-    if (!(token instanceof SubscriptionToken)) {
-      throw new TypeError("unsubscribe needs a SubscriptionToken");
-    }
-    const empty = this.#dropTarget(token);
-    if (empty.length === 0 || this.#state === CLOSED) return;
-    const packetId = this.#allocId();
-    if (packetId === 0) throw new MqttError("protocol-error", "no free packet identifier");
-    await this.#request({ type: 10, packetId, topics: empty }, options?.signal);
+  unsubscribe(token: SubscriptionToken, options?: { signal?: AbortSignal }): Promise<void> {
+    return this.#track(async () => {
+      options?.signal?.throwIfAborted();
+      if (!(token instanceof SubscriptionToken)) {
+        throw new TypeError("unsubscribe needs a SubscriptionToken");
+      }
+      const empty = this.#dropTarget(token);
+      if (empty.length === 0 || this.#state === CLOSED) return;
+      const packetId = this.#allocId();
+      if (packetId === 0) throw new MqttError("protocol-error", "no free packet identifier");
+      await this.#request({ type: 10, packetId, topics: empty }, options?.signal);
+    });
   }
 }

@@ -6,6 +6,7 @@
  */
 
 import type { PublishProperties, QoS } from "../wire/types.ts";
+import type { SubscriptionToken } from "./subscription.ts";
 
 const textDecoder = new TextDecoder();
 
@@ -21,6 +22,13 @@ export class InboundSlot {
   /** Leaves the queue without an ack (its connection is gone). */
   cancelled = false;
   next: InboundSlot | null = null;
+  /** When the PUBLISH arrived (ms, the timestamp of the read that brought it). */
+  at = 0;
+  /** Already reported as left unacked. */
+  warned = false;
+  /** Its deliveries (one per subscription) and their subscriptions, for reports. */
+  delivered: Message | Message[] | null = null;
+  owners: SubscriptionToken | SubscriptionToken[] | null = null;
   constructor(
     readonly packetId: number,
     readonly qos: QoS,
@@ -46,6 +54,11 @@ export class InboundAcks {
   /** @param send Sends the PUBACK or PUBREC for a released slot. */
   constructor(send: (slot: InboundSlot) => void) {
     this.#send = send;
+  }
+
+  /** The oldest unreleased slot (follow `next` for the rest, in arrival order). */
+  get head(): InboundSlot | null {
+    return this.#head;
   }
 
   /** Unreleased slots, cancelled ones not counted. */
@@ -97,6 +110,8 @@ export class InboundAcks {
       if (this.#head === null) this.#tail = null;
       this.#length--;
       h.next = null;
+      h.delivered = null;
+      h.owners = null;
       if (h.cancelled) this.#cancelled--;
       else this.#send(h);
       h = this.#head;

@@ -165,16 +165,27 @@ export interface ConnectOptions {
 }
 
 /**
- * Behaviour of a full subscription buffer.
+ * What a subscription does when its buffer is full.
  *
- * @example Keep the newest messages
+ * - `"block"` (the default): nothing is dropped. The client stops reading from
+ *   the broker until the consumer catches up, so a slow consumer slows the
+ *   broker (TCP backpressure, and the QoS 1/2 acks it holds back); memory
+ *   stays bounded and keep-alive goes on. This departs from the Go reference
+ *   on purpose: at QoS 1/2 a JavaScript user expects at least once.
+ * - `"drop-newest"`: the arriving message is dropped and **acked** (the
+ *   broker never resends it), counted, and handed to `onDrop`: the Go
+ *   behaviour.
+ * - `"drop-oldest"`: the same for the oldest buffered message
+ *   (`subscribeQueue()` only).
+ *
+ * @example Keep the newest messages, drop the rest
  * ```ts
  * import type { DropPolicy } from "@mqttv5/client";
  *
  * const dropPolicy: DropPolicy = "drop-oldest";
  * ```
  */
-export type DropPolicy = "drop-newest" | "drop-oldest";
+export type DropPolicy = "block" | "drop-newest" | "drop-oldest";
 /**
  * Behaviour of QoS 0 `publish()` when the write queue is full.
  *
@@ -250,7 +261,14 @@ export interface ClientOptions {
    */
   sessionExpirySeconds?: number;
   /**
-   * How many inbound QoS 1/2 publishes may be unacknowledged at once (advertised and enforced).
+   * How many inbound QoS 1/2 publishes may be unacknowledged at once: the
+   * Receive Maximum advertised in CONNECT. Flow control does not depend on
+   * it (a full subscription stops the client reading instead), so leave it at
+   * the default unless the broker needs it. A broker that exceeds it is
+   * reported (a warning, a `receive-maximum-exceeded` status event, the
+   * `receiveMaximumExceeded` counter) but not disconnected: mosquitto before
+   * 2.0.13 ignores a lowered Receive Maximum and resends every unacked
+   * message on each reconnect, so a disconnect would only loop.
    *
    * @default {65535}
    */
@@ -327,17 +345,30 @@ export interface ClientOptions {
   /** Will message. */
   will?: WillOptions;
   /**
-   * Default `maxQueueSize` of `subscribeQueue()`; 0 = unbounded.
+   * Default `maxQueueSize` of `subscribeQueue()`; 0 = unbounded. Unset, it is
+   * 1024 under the `"block"` policy (a full queue slows the broker) and
+   * unbounded under `"drop-newest"` / `"drop-oldest"` (as in the Go reference).
    *
-   * @default {0}
+   * @default {1024 under "block", else 0}
    */
   maxSubscribeQueueSize?: number;
   /**
-   * Default drop policy of subscriptions.
+   * Default policy of subscriptions whose buffer is full (see
+   * {@linkcode DropPolicy}): `"block"` loses nothing and slows the broker.
    *
-   * @default {"drop-newest"}
+   * @default {"block"}
    */
   dropPolicy?: DropPolicy;
+  /**
+   * A message from `subscribe()` / `subscribeQueue()` left unacked this long
+   * is reported: a warning to `logger` and an `unacked` status event naming
+   * the subscription (a forgotten `ack()` otherwise stalls the subscription
+   * silently once the broker's in-flight window is full). A subscription
+   * blocked this long is reported the same way. 0 turns it off.
+   *
+   * @default {30000}
+   */
+  unackedWarningMs?: number;
   /**
    * QoS 0 publish completion.
    *
@@ -426,12 +457,42 @@ export interface ResolvedOptions {
   writeOverflowPolicy: WriteOverflowPolicy;
   writeBatch: number;
   will: WillOptions | undefined;
+  /** -1: unset (1024 under "block", else unbounded). */
   maxSubscribeQueueSize: number;
   dropPolicy: DropPolicy;
+  unackedWarningMs: number;
   publishMode: PublishMode;
   stats: boolean;
   dial: DialFunc | undefined;
   tls: TlsOptions | undefined;
+}
+
+/** Every {@linkcode DropPolicy}. */
+export const DROP_POLICIES: readonly DropPolicy[] = ["block", "drop-newest", "drop-oldest"];
+
+/** `maxQueueSize` of a `"block"` queue when none is given. */
+export const DEFAULT_BLOCK_QUEUE_SIZE = 1024;
+
+/**
+ * Checks a drop policy from options.
+ *
+ * @throws {MqttError} `invalid-option` for an unknown policy.
+ */
+export function checkDropPolicy(policy: unknown): DropPolicy {
+  if (!DROP_POLICIES.includes(policy as DropPolicy)) {
+    throw new MqttError("invalid-option", `unknown dropPolicy "${String(policy)}"`);
+  }
+  return policy as DropPolicy;
+}
+
+/**
+ * The queue bound of `subscribeQueue()` when the call gives none: the
+ * configured `maxSubscribeQueueSize` (unset: negative), else 1024 under
+ * `"block"` and unbounded (0) under a drop policy, as in the Go reference.
+ */
+export function defaultQueueSize(policy: DropPolicy, configured: number): number {
+  if (configured >= 0) return configured;
+  return policy === "block" ? DEFAULT_BLOCK_QUEUE_SIZE : 0;
 }
 
 const NATIVE_SCHEMES: Record<string, string> = {
@@ -448,21 +509,68 @@ export function isTlsUrl(url: URL): boolean {
   return TLS_SCHEMES.has(url.protocol);
 }
 
+/** `scheme://` at the start of a URL. */
+const HAS_SCHEME = /^[a-z][a-z0-9+.-]*:\/\//i;
+/** `host`, `host:port`, `[v6]:port`, with an optional path: a broker address without a scheme. */
+const SCHEMELESS = /^(\[[0-9a-f:.]+\]|[^\s/:?#@[\]]+)(:\d*)?(\/\S*)?$/i;
+
 /**
- * Parses and checks one broker URL.
+ * The `invalid-broker-url` error for a broker given without a scheme
+ * (`localhost:1883`, `127.0.0.1:1883`, `broker.example`), or undefined when
+ * `raw` is not one. `new URL()` rejects some of these and reads others as a
+ * scheme (`localhost:`), so they are recognised before parsing.
+ */
+function missingScheme(raw: string, url: URL | undefined): MqttError | undefined {
+  if (HAS_SCHEME.test(raw)) return undefined;
+  // A URL with a scheme we serve (`mqtt:h`, `ws:h`) goes on to the usual checks.
+  if (url !== undefined && (NATIVE_SCHEMES[url.protocol] !== undefined || url.hostname !== "")) {
+    return undefined;
+  }
+  const at = raw.lastIndexOf("@");
+  const address = at === -1 ? raw : raw.slice(at + 1); // never repeat credentials
+  if (!SCHEMELESS.test(address)) return undefined;
+  return new MqttError(
+    "invalid-broker-url",
+    `broker URL "${address}" has no scheme: add mqtt:// (mqtt://${address}), or mqtts:// for TLS`,
+  );
+}
+
+/**
+ * Parses and checks one broker URL: a native scheme (`mqtt:`, `tcp:`,
+ * `mqtts:`, `tls:`, `ssl:`) gets its default port (1883 / 8883); any other
+ * scheme needs a dial function; the URL must have a host.
  *
- * @throws {MqttError} `invalid-broker-url`.
+ * @param raw The broker URL as given.
+ * @param hasDial Whether the client has a `dial` function (which may serve
+ *   other schemes, such as `ws://` with `wsDial()`).
+ * @returns The parsed URL, with the default port filled in for native schemes.
+ * @throws {MqttError} `invalid-broker-url`: not a non-empty string, no
+ *   scheme (`localhost:1883`: the message says to add `mqtt://`), does not
+ *   parse, a scheme that needs a dial function, or no host. Messages never
+ *   contain the URL's credentials.
+ *
+ * @example A scheme is required
+ * ```ts ignore
+ * parseBrokerUrl("mqtt://localhost", false).port; // "1883"
+ * parseBrokerUrl("localhost:1883", false); // throws invalid-broker-url: add mqtt://
+ * ```
  */
 export function parseBrokerUrl(raw: unknown, hasDial: boolean): URL {
   if (typeof raw !== "string" || raw.length === 0) {
     throw new MqttError("invalid-broker-url", `broker URL must be a non-empty string`);
   }
-  let url: URL;
+  let url: URL | undefined;
+  let parseError: unknown;
   try {
     url = new URL(raw);
   } catch (cause) {
+    parseError = cause;
+  }
+  const noScheme = missingScheme(raw, url);
+  if (noScheme !== undefined) throw noScheme;
+  if (url === undefined) {
     throw new MqttError("invalid-broker-url", `broker URL "${redact(raw)}" does not parse`, {
-      cause,
+      cause: parseError,
     });
   }
   const port = NATIVE_SCHEMES[url.protocol];
@@ -605,6 +713,12 @@ export function resolveOptions(options: ClientOptions): ResolvedOptions {
     if (w === null || typeof w !== "object") throw new TypeError("option will must be an object");
     const err = typeof w.topic === "string" ? topicNameError(w.topic) : "must be a string";
     if (err !== undefined) invalid("will.topic", err);
+    const rt = w.properties?.responseTopic;
+    if (rt !== undefined) {
+      // [MQTT-3.3.2-14] a Response Topic is a topic name: no wildcards.
+      const rtErr = typeof rt === "string" ? topicNameError(rt) : "must be a string";
+      if (rtErr !== undefined) invalid("will.properties.responseTopic", rtErr);
+    }
     if (w.qos !== undefined && w.qos !== 0 && w.qos !== 1 && w.qos !== 2) {
       throw new RangeError("option will.qos must be 0, 1 or 2");
     }
@@ -692,8 +806,9 @@ export function resolveOptions(options: ClientOptions): ResolvedOptions {
     ),
     writeBatch: int(o, "writeBatch", 0, 0, 2 ** 31 - 1),
     will,
-    maxSubscribeQueueSize: int(o, "maxSubscribeQueueSize", 0, 0, 2 ** 31 - 1),
-    dropPolicy: oneOf(o, "dropPolicy", "drop-newest", ["drop-newest", "drop-oldest"] as const),
+    maxSubscribeQueueSize: int(o, "maxSubscribeQueueSize", -1, 0, 2 ** 31 - 1),
+    dropPolicy: oneOf(o, "dropPolicy", "block", DROP_POLICIES),
+    unackedWarningMs: int(o, "unackedWarningMs", 30_000, 0, 2 ** 31 - 1),
     publishMode: oneOf(
       o,
       "publishMode",

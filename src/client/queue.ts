@@ -5,6 +5,21 @@
  * @module
  */
 
+let takeHook: (q: Queue<unknown>, hook: (() => void) | undefined) => void;
+
+/**
+ * Calls `hook` after each value leaves `q` (tryDequeue, or dequeue and the
+ * iterator, which use it). The client's flow control uses it to resume
+ * reading once a consumer has made room. Internal: not exported by `mod.ts`.
+ *
+ * @param q The queue.
+ * @param hook Called after each removal; `undefined` removes it.
+ * @internal
+ */
+export function onTake<T>(q: Queue<T>, hook: (() => void) | undefined): void {
+  takeHook(q as Queue<unknown>, hook);
+}
+
 /**
  * An unbounded first-in first-out queue. `enqueue` never blocks; `dequeue`
  * waits until a value arrives, the queue is closed and drained, or its signal
@@ -25,6 +40,12 @@
  * ```
  */
 export class Queue<T> implements AsyncIterable<T> {
+  static {
+    takeHook = (q, hook) => {
+      q.#onTake = hook;
+    };
+  }
+  #onTake: (() => void) | undefined;
   #ring: (T | undefined)[] = new Array(16);
   #head = 0;
   #size = 0;
@@ -78,6 +99,7 @@ export class Queue<T> implements AsyncIterable<T> {
     ring[this.#head] = undefined;
     this.#head = (this.#head + 1) & (ring.length - 1);
     this.#size--;
+    if (this.#onTake !== undefined) this.#onTake();
     return v;
   }
 

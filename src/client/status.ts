@@ -9,7 +9,23 @@ import type { SubscriptionToken } from "./subscription.ts";
 import type { ConnackInfo } from "./types.ts";
 
 /**
- * A lifecycle event of a client, discriminated by `type`.
+ * A lifecycle event of a client, discriminated by `type`:
+ *
+ * - `connected`, `disconnected`, `reconnecting`, `server-disconnect`,
+ *   `reauthenticated`, `closed`: the connection's life.
+ * - `dropped`: a subscription with `dropPolicy: "drop-newest" | "drop-oldest"`
+ *   dropped a message (`count` is its running total).
+ * - `blocked`: a subscription's buffer is full (`buffered` messages), so the
+ *   client stopped reading from the broker until its consumer catches up
+ *   (`dropPolicy: "block"`, the default); `unblocked` when it has (after
+ *   `blockedMs`).
+ * - `unacked`: a subscription holds `count` messages it has not acked for
+ *   longer than `unackedWarningMs`; the oldest is `topic` / `packetId`, waiting
+ *   `ageMs`. Until they are acked, the broker's acks for later messages wait
+ *   (§4.6) and it stops sending once its in-flight window is full.
+ * - `receive-maximum-exceeded`: the broker had `inFlight` unacknowledged QoS
+ *   1/2 messages out, more than the `receiveMaximum` we advertised (once per
+ *   connection; the client goes on, see `ClientOptions.receiveMaximum`).
  *
  * @example Log reconnects
  * ```ts
@@ -39,6 +55,17 @@ export type StatusEvent =
   }
   | { type: "reauthenticated" }
   | { type: "dropped"; token: SubscriptionToken; count: number }
+  | { type: "blocked"; token: SubscriptionToken; buffered: number }
+  | { type: "unblocked"; token: SubscriptionToken; blockedMs: number }
+  | {
+    type: "unacked";
+    token: SubscriptionToken;
+    count: number;
+    topic: string;
+    packetId: number;
+    ageMs: number;
+  }
+  | { type: "receive-maximum-exceeded"; receiveMaximum: number; inFlight: number }
   | { type: "closed" };
 
 /** Events a reader may fall behind by before the oldest are dropped. */

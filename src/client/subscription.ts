@@ -8,7 +8,7 @@
 
 import type { DropPolicy } from "./options.ts";
 import { detachedCopy, type Message } from "./message.ts";
-import { Queue } from "./queue.ts";
+import { onTake, Queue } from "./queue.ts";
 import type { TopicFilter } from "./types.ts";
 
 let nextToken = 1;
@@ -118,9 +118,12 @@ export interface SubscribeOptions {
    */
   maxQueueSize?: number;
   /**
-   * What a full buffer drops; `subscribe()` supports only `"drop-newest"`.
+   * What a full buffer does: `"block"` (the default) drops nothing and slows
+   * the broker until the consumer catches up; `"drop-newest"` /
+   * `"drop-oldest"` drop and ack (the Go behaviour). `subscribe()` does not
+   * support `"drop-oldest"`.
    *
-   * @default {ClientOptions.dropPolicy}
+   * @default {ClientOptions.dropPolicy ("block")}
    */
   dropPolicy?: DropPolicy;
   /** Observes each dropped message (already acked; do not keep its payload). */
@@ -151,6 +154,14 @@ function toResult(m: Message | undefined): IteratorResult<Message> {
   return m === undefined ? DONE : { done: false, value: m };
 }
 
+/** What a `"block"` subscription tells the client about its buffer. */
+export interface FlowControl {
+  /** The buffer is full: stop reading from the broker. */
+  block(t: QueueTarget): void;
+  /** The consumer drained it to half: read again. */
+  unblock(t: QueueTarget): void;
+}
+
 /** Subscription backed by a Queue with a bound and a drop policy. */
 export class QueueTarget implements Target, QueueSubscription {
   readonly token: SubscriptionToken;
@@ -158,6 +169,12 @@ export class QueueTarget implements Target, QueueSubscription {
   mark = 0;
   #limit: number;
   #policy: DropPolicy;
+  #flow: FlowControl | undefined;
+  #blocked = false;
+  /** When the buffer last filled up (ms). */
+  blockedAt = 0;
+  /** The long-block warning was given for this episode. */
+  blockWarned = false;
   #onDrop: ((m: Message) => void) | undefined;
   #autoAck: boolean;
   #unsubscribe: (t: SubscriptionToken, o?: { signal?: AbortSignal }) => Promise<void>;
@@ -174,15 +191,32 @@ export class QueueTarget implements Target, QueueSubscription {
     unsubscribe: (t: SubscriptionToken, o?: { signal?: AbortSignal }) => Promise<void>,
     countDrop: (t: SubscriptionToken, count: number) => void,
     end: (t: SubscriptionToken) => Promise<void> = (t) => unsubscribe(t),
+    flow?: FlowControl,
   ) {
     this.#end = end;
     this.token = token;
     this.#limit = limit;
     this.#policy = policy;
+    if (policy === "block" && limit > 0 && flow !== undefined) {
+      this.#flow = flow;
+      const q = this.queue;
+      const low = Math.floor(limit / 2);
+      onTake(q, () => {
+        if (this.#blocked && q.length <= low) {
+          this.#blocked = false;
+          flow.unblock(this);
+        }
+      });
+    }
     this.#onDrop = options.onDrop;
     this.#autoAck = options.autoAck === true;
     this.#unsubscribe = unsubscribe;
     this.#countDrop = countDrop;
+  }
+
+  /** Whether the full buffer is holding the broker back now. */
+  get blocked(): boolean {
+    return this.#blocked;
   }
 
   deliver(m: Message): boolean {
@@ -195,10 +229,11 @@ export class QueueTarget implements Target, QueueSubscription {
       if (this.#policy === "drop-oldest") {
         const old = q.tryDequeue();
         if (old !== undefined) this.#dropped(old);
-      } else {
+      } else if (this.#policy === "drop-newest") {
         this.#dropped(m);
         return false;
       }
+      // "block": the client has stopped reading; what it had already read still lands.
     }
     if (this.#autoAck) {
       const copy = detachedCopy(m);
@@ -206,6 +241,12 @@ export class QueueTarget implements Target, QueueSubscription {
       q.enqueue(copy);
     } else {
       q.enqueue(m);
+    }
+    if (this.#flow !== undefined && !this.#blocked && q.length >= this.#limit) {
+      this.#blocked = true;
+      this.blockedAt = Date.now();
+      this.blockWarned = false;
+      this.#flow.block(this);
     }
     return true;
   }

@@ -238,8 +238,19 @@ export interface Stats {
   publishesReplayed: number;
   /** PUBLISH packets received. */
   inboundPublishes: number;
-  /** Inbound messages dropped by a full subscription buffer. */
+  /** Inbound messages dropped by a full subscription buffer (explicit drop policies only). */
   inboundDropped: number;
+  /**
+   * Times a full subscription buffer (`dropPolicy: "block"`) made the client
+   * stop reading from the broker until its consumer caught up.
+   */
+  inboundBlocked: number;
+  /** Subscriptions whose full buffer is holding the broker back now (gauge). */
+  subscriptionsBlocked: number;
+  /** Messages reported as left unacked past `unackedWarningMs`. */
+  unackedWarnings: number;
+  /** QoS 1/2 PUBLISH packets that arrived beyond the Receive Maximum we advertised. */
+  receiveMaximumExceeded: number;
   /** SUBSCRIBE packets sent. */
   subscribesSent: number;
   /** UNSUBSCRIBE packets sent. */

@@ -101,6 +101,11 @@ export class Writer {
     return this.#queued;
   }
 
+  /** Packets ever queued (a counter: a change means something was sent since). */
+  get appended(): number {
+    return this.#appended;
+  }
+
   /** Whether the queue holds `writeQueueSize` packets or 1 MiB, or more. */
   get full(): boolean {
     return this.#queued >= this.#queueSize || this.#queuedBytes >= MAX_QUEUED_BYTES;

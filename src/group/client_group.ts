@@ -33,7 +33,13 @@
  */
 
 import { Client } from "../client/client.ts";
-import type { ClientOptions, DropPolicy, Logger } from "../client/options.ts";
+import {
+  checkDropPolicy,
+  type ClientOptions,
+  defaultQueueSize,
+  type DropPolicy,
+  type Logger,
+} from "../client/options.ts";
 import type { QueueSubscription, SubscribeOptions } from "../client/subscription.ts";
 import { SubscriptionToken } from "../client/subscription.ts";
 import type {
@@ -261,8 +267,8 @@ export class ClientGroup implements AsyncDisposable {
     delete shared.brokers;
     this.#policy = policy;
     this.#sequential = options.sequentialLifecycle === true;
-    this.#queueLimit = shared.maxSubscribeQueueSize ?? 0;
-    this.#queuePolicy = shared.dropPolicy ?? "drop-newest";
+    this.#queueLimit = shared.maxSubscribeQueueSize ?? -1;
+    this.#queuePolicy = shared.dropPolicy ?? "block";
 
     const names: string[] = [];
     const merged: ClientOptions[] = [];
@@ -361,7 +367,8 @@ export class ClientGroup implements AsyncDisposable {
         }
       }
     } else {
-      const settled = await Promise.allSettled(this.#clients.map((c, i) => op(c, i)));
+      // async: an op that throws synchronously fails its member, not the whole call.
+      const settled = await Promise.allSettled(this.#clients.map(async (c, i) => await op(c, i)));
       for (let i = 0; i < n; i++) {
         const s = settled[i];
         if (s.status === "fulfilled") values.set(this.#names[i], s.value);
@@ -387,8 +394,13 @@ export class ClientGroup implements AsyncDisposable {
    * @throws {GroupError} With each failed member's error (`connect-refused`,
    * `connect-timeout`, a transport error, ...).
    * @throws {MqttError} `closed` after {@linkcode ClientGroup.disconnect}.
+   * @throws The `signal.reason`, unchanged, when `options.signal` is already
+   * aborted (no member is dialled) or aborts during the call (members that
+   * connected before the abort stay connected, as after a partial failure).
    */
   async connect(options?: { signal?: AbortSignal }): Promise<Map<string, ConnackInfo>> {
+    const signal = options?.signal;
+    signal?.throwIfAborted();
     if (this.#closed) throw new MqttError("closed", "ClientGroup was disconnected");
     const { values, failures } = await this.#each(async (c) => {
       try {
@@ -403,13 +415,15 @@ export class ClientGroup implements AsyncDisposable {
     for (const [name, info] of values) if (info !== undefined) connacks.set(name, info);
     if (failures.size > 0) {
       for (const [name, err] of failures) {
+        if (signal?.aborted && err === signal.reason) continue;
         this.#loggers[this.#names.indexOf(name)]?.warn("ClientGroup member did not connect", {
           member: name,
           error: describe(err),
         });
       }
-      throw new GroupError("connect", failures);
     }
+    signal?.throwIfAborted();
+    if (failures.size > 0) throw new GroupError("connect", failures);
     return connacks;
   }
 
@@ -418,13 +432,40 @@ export class ClientGroup implements AsyncDisposable {
    * `sequentialLifecycle`), which ends every merged subscription. The group
    * cannot be connected again. Idempotent.
    *
-   * @param options The DISCONNECT's reason code and properties, for every member.
+   * An aborted `signal` never leaves the group half-open: when it is already
+   * aborted at the call, or aborts during it, every member is still
+   * disconnected (without waiting for its DISCONNECT to flush), and only
+   * then does the promise reject with `signal.reason`.
+   *
+   * @param options The DISCONNECT's reason code and properties, for every
+   * member; `signal` stops waiting for the DISCONNECTs to flush.
    * @returns Resolves once every member is disconnected.
    * @throws {GroupError} With each member's failure.
+   * @throws The `signal.reason`, unchanged, when `options.signal` is already
+   * aborted or aborts during the call (every member is disconnected all the same).
    */
   async disconnect(options?: DisconnectOptions & { signal?: AbortSignal }): Promise<void> {
     this.#closed = true;
-    const { failures } = await this.#each((c) => c.disconnect(options));
+    const signal = options?.signal;
+    const { failures } = await this.#each(async (c) => {
+      try {
+        await c.disconnect(options);
+      } finally {
+        // However the member answered an aborted signal, it ends up closed: a
+        // second, plain disconnect() returns its close under way, or starts one.
+        if (signal?.aborted) await c.disconnect();
+      }
+    });
+    if (signal?.aborted) {
+      for (const [name, err] of failures) {
+        if (err === signal.reason) continue;
+        this.#loggers[this.#names.indexOf(name)]?.warn("ClientGroup member did not disconnect", {
+          member: name,
+          error: describe(err),
+        });
+      }
+      throw signal.reason;
+    }
     if (failures.size > 0) throw new GroupError("disconnect", failures);
   }
 
@@ -459,11 +500,17 @@ export class ClientGroup implements AsyncDisposable {
    * with `"round-robin"` / `"hash-by-topic"`, the error of the member that
    * refused the message.
    * @throws {TypeError} With `"round-robin"` / `"hash-by-topic"`: a bad message.
+   * @throws The `signal.reason`, unchanged, when `options.signal` is already
+   * aborted (nothing is published, the round-robin cursor does not move) or
+   * aborts during the call (members that already took the message keep it;
+   * no further member is tried).
    */
   async publish(
     message: PublishOptions,
     options?: { signal?: AbortSignal },
   ): Promise<GroupPublishResult> {
+    const signal = options?.signal;
+    signal?.throwIfAborted();
     if (this.#closed) throw new MqttError("closed", "ClientGroup was disconnected");
     switch (this.#policy) {
       case "round-robin": {
@@ -488,6 +535,7 @@ export class ClientGroup implements AsyncDisposable {
     options: { signal?: AbortSignal } | undefined,
   ): Promise<GroupPublishResult> {
     const settled = await Promise.allSettled(this.#clients.map((c) => c.publish(message, options)));
+    options?.signal?.throwIfAborted();
     const results = new Map<string, PublishResult>();
     const errors = new Map<string, unknown>();
     settled.forEach((s, i) => {
@@ -505,7 +553,9 @@ export class ClientGroup implements AsyncDisposable {
   ): Promise<GroupPublishResult> {
     const n = this.#clients.length;
     const errors = new Map<string, unknown>();
+    const signal = options?.signal;
     for (let i = 0; i < n; i++) {
+      signal?.throwIfAborted();
       const k = (start + i) % n;
       const client = this.#clients[k];
       const name = this.#names[k];
@@ -521,6 +571,7 @@ export class ClientGroup implements AsyncDisposable {
         errors.set(name, err);
       }
     }
+    signal?.throwIfAborted();
     throw new GroupError("publish", errors);
   }
 
@@ -529,8 +580,10 @@ export class ClientGroup implements AsyncDisposable {
    * `sequentialLifecycle`) and merges their messages into one async
    * iterable. Every message must be acked; `ack()` goes back to the member
    * that delivered it. The buffer (`buffer`, default 64) bounds the merged
-   * stream as a whole: when it is full the newest message is dropped and
-   * acked (`onDrop` observes it).
+   * stream as a whole. When it is full, the default policy `"block"` drops
+   * nothing: the members stop reading from their brokers until the consumer
+   * catches up; `dropPolicy: "drop-newest"` drops and acks the newest message
+   * instead (`onDrop` observes it).
    *
    * Succeeds when at least one member subscribed: the others' errors are in
    * the subscription's `errors` (and logged with the member's `logger`).
@@ -541,24 +594,33 @@ export class ClientGroup implements AsyncDisposable {
    * @throws {GroupError} No member subscribed (each member's error).
    * @throws {MqttError} `drop-oldest-unsupported`; `closed` after `disconnect()`.
    * @throws {RangeError} A bad `buffer`.
-   * @throws The `signal.reason` when `options.signal` aborts (members that
-   * subscribed are unsubscribed again).
+   * @throws The `signal.reason`, unchanged, when `options.signal` is already
+   * aborted (checked before anything else: no member subscribes) or aborts
+   * during the call (members that subscribed are unsubscribed again).
    */
   async subscribe(
     filters: TopicFilterInput[],
     options?: SubscribeOptions,
   ): Promise<GroupSubscription> {
-    if ((options?.dropPolicy ?? "drop-newest") === "drop-oldest") {
+    options?.signal?.throwIfAborted();
+    if (options?.dropPolicy === "drop-oldest") {
       throw new MqttError(
         "drop-oldest-unsupported",
-        "subscribe() supports drop-newest only; use subscribeQueue()",
+        "subscribe() does not support drop-oldest; use subscribeQueue()",
       );
     }
     const buffer = options?.buffer ?? 64;
     if (!Number.isInteger(buffer) || buffer < 1) {
       throw new RangeError(`subscribe buffer must be an integer >= 1, got ${buffer}`);
     }
-    return await this.#subscribe(filters, options, buffer, "drop-newest");
+    // A group-wide "drop-oldest" means "drop-newest" for an iterator, as for Client.subscribe().
+    const policy = options?.dropPolicy ?? this.#queuePolicy;
+    return await this.#subscribe(
+      filters,
+      options,
+      buffer,
+      policy === "drop-oldest" ? "drop-newest" : checkDropPolicy(policy),
+    );
   }
 
   /**
@@ -575,18 +637,17 @@ export class ClientGroup implements AsyncDisposable {
    * @throws {GroupError} No member subscribed (each member's error).
    * @throws {MqttError} `invalid-option` (an unknown `dropPolicy`); `closed`.
    * @throws {RangeError} A bad `maxQueueSize`.
+   * @throws The `signal.reason`, as for {@linkcode ClientGroup.subscribe}.
    */
   async subscribeQueue(
     filters: TopicFilterInput[],
     options?: SubscribeOptions,
   ): Promise<GroupQueueSubscription> {
-    const limit = options?.maxQueueSize ?? this.#queueLimit;
+    options?.signal?.throwIfAborted();
+    const policy = checkDropPolicy(options?.dropPolicy ?? this.#queuePolicy);
+    const limit = options?.maxQueueSize ?? defaultQueueSize(policy, this.#queueLimit);
     if (!Number.isInteger(limit) || limit < 0) {
       throw new RangeError(`maxQueueSize must be an integer >= 0, got ${limit}`);
-    }
-    const policy = options?.dropPolicy ?? this.#queuePolicy;
-    if (policy !== "drop-newest" && policy !== "drop-oldest") {
-      throw new MqttError("invalid-option", `unknown dropPolicy "${policy}"`);
     }
     return await this.#subscribe(filters, options, limit, policy);
   }
@@ -600,11 +661,14 @@ export class ClientGroup implements AsyncDisposable {
     if (this.#closed) throw new MqttError("closed", "ClientGroup was disconnected");
     const signal = options?.signal;
     signal?.throwIfAborted();
-    // Each member delivers into its own unbounded queue; the merged queue applies the bound.
+    // Each member delivers into its own queue; the merged queue applies the bound. Under
+    // "block" a member's queue is bounded too and the merged stream pulls from it only
+    // when it has room, so a slow consumer slows every member's broker; under a drop
+    // policy the member queues are unbounded and the merged queue drops.
     const memberOptions: SubscribeOptions = {
       ...options,
-      maxQueueSize: 0,
-      dropPolicy: "drop-newest",
+      maxQueueSize: policy === "block" ? Math.max(limit, 1) : 0,
+      dropPolicy: policy === "block" ? "block" : "drop-newest",
       onDrop: undefined,
     };
     const { values, failures } = await this.#each((c) => c.subscribeQueue(filters, memberOptions));
@@ -623,8 +687,9 @@ export class ClientGroup implements AsyncDisposable {
       }
     }
     if (signal?.aborted || parts.length === 0) {
-      await Promise.allSettled(parts.map((p) => p.sub.unsubscribe()));
-      if (signal?.aborted) throw signal.reason;
+      // Disposal waits for UNSUBACK only while a member is connected, never through an outage.
+      await Promise.allSettled(parts.map((p) => p.sub[Symbol.asyncDispose]()));
+      signal?.throwIfAborted();
       throw new GroupError("subscribe", failures);
     }
     for (const [name, err] of failures) {
@@ -653,15 +718,21 @@ export class ClientGroup implements AsyncDisposable {
    * @param options `signal` stops waiting for UNSUBACK.
    * @returns Resolves once that member's broker answered the UNSUBSCRIBE.
    * @throws {RangeError} There is no member `name`.
+   * @throws The `signal.reason`, unchanged, when `options.signal` is already
+   * aborted (the part is left as it is) or aborts while waiting for UNSUBACK
+   * (the part has ended; the UNSUBSCRIBE stays on its way).
    */
   async unsubscribe(
     name: string,
     token: SubscriptionToken,
     options?: { signal?: AbortSignal },
   ): Promise<void> {
+    const signal = options?.signal;
+    signal?.throwIfAborted();
     const client = this.#byName.get(name);
     if (client === undefined) throw new RangeError(`ClientGroup has no member "${name}"`);
     await client.unsubscribe(token, options);
+    signal?.throwIfAborted();
   }
 
   /**
@@ -672,11 +743,16 @@ export class ClientGroup implements AsyncDisposable {
    * @param options `signal` stops waiting for the UNSUBACKs.
    * @returns Resolves once every member's broker answered.
    * @throws {GroupError} With each member's failure (an unknown name fails with a `RangeError`).
+   * @throws The `signal.reason`, unchanged, when `options.signal` is already
+   * aborted (no part is touched) or aborts during the call (with
+   * `sequentialLifecycle`, the members not reached yet are left as they are).
    */
   async unsubscribeAll(
     tokens: ReadonlyMap<string, SubscriptionToken>,
     options?: { signal?: AbortSignal },
   ): Promise<void> {
+    const signal = options?.signal;
+    signal?.throwIfAborted();
     const failures = new Map<string, unknown>();
     const entries = [...tokens];
     const run = async ([name, token]: [string, SubscriptionToken]) => {
@@ -686,8 +762,13 @@ export class ClientGroup implements AsyncDisposable {
         failures.set(name, err);
       }
     };
-    if (this.#sequential) { for (const e of entries) await run(e); }
-    else await Promise.all(entries.map(run));
+    if (this.#sequential) {
+      for (const e of entries) {
+        if (signal?.aborted) break;
+        await run(e);
+      }
+    } else await Promise.all(entries.map(run));
+    signal?.throwIfAborted();
     if (failures.size > 0) throw new GroupError("unsubscribe", failures);
   }
 }

@@ -7,7 +7,7 @@
 
 import type { Message } from "../client/message.ts";
 import type { DropPolicy } from "../client/options.ts";
-import { Queue } from "../client/queue.ts";
+import { onTake, Queue } from "../client/queue.ts";
 import type { QueueSubscription, SubscriptionToken } from "../client/subscription.ts";
 import { GroupError } from "./group_error.ts";
 
@@ -51,8 +51,12 @@ export interface GroupSubscription extends AsyncIterable<Message>, AsyncDisposab
    * @param options `signal` bounds the wait for the UNSUBACKs.
    * @returns Resolves once every member's broker answered. After the stream
    * ended by a loop exit or disposal it returns that ending (which never
-   * rejects) and `options` no longer apply.
+   * rejects) and `options` no longer apply, except an already-aborted
+   * `signal`, which rejects as below.
    * @throws {GroupError} When some member's unsubscribe failed (the iteration ends anyway).
+   * @throws The `signal.reason`, unchanged, when `options.signal` is already
+   * aborted (nothing happens: the stream goes on) or aborts while waiting for
+   * the UNSUBACKs (the stream has ended; the UNSUBSCRIBEs stay on their way).
    */
   unsubscribe(options?: { signal?: AbortSignal }): Promise<void>;
 }
@@ -120,12 +124,46 @@ export class MergedSubscription implements GroupQueueSubscription {
     this.#onDrop = onDrop;
     this.#sequential = sequential;
     for (const p of parts) this.tokens.set(p.name, p.sub.token);
+    if (policy === "block" && limit > 0) {
+      // A pump takes from its member only while the merged queue has room; the member's own
+      // bounded "block" queue then fills and slows that member's broker.
+      onTake(this.queue, () => {
+        const wake = this.#room;
+        if (wake !== undefined && this.queue.length < this.#limit) {
+          this.#room = undefined;
+          wake();
+        }
+      });
+    }
     for (const p of parts) void this.#pump(p);
+  }
+
+  /** Wakes the pumps waiting for room in the merged queue (`"block"`). */
+  #room: (() => void) | undefined;
+  #roomPromise: Promise<void> | undefined;
+
+  /** Resolves once the merged queue has room (or is closed). */
+  #hasRoom(): Promise<void> | undefined {
+    const q = this.queue;
+    if (this.#policy !== "block" || this.#limit === 0 || q.length < this.#limit || q.closed) {
+      return undefined;
+    }
+    if (this.#room === undefined) {
+      this.#roomPromise = new Promise<void>((resolve) => {
+        this.#room = () => {
+          this.#roomPromise = undefined;
+          resolve();
+        };
+      });
+    }
+    return this.#roomPromise;
   }
 
   async #pump(part: MemberPart): Promise<void> {
     const q = part.sub.queue;
     while (true) {
+      const room = this.#hasRoom();
+      if (room !== undefined) await room;
       const m = q.length > 0 ? q.tryDequeue() : await q.dequeue();
       if (m === undefined) break; // the member's subscription ended
       this.#deliver(m);
@@ -143,10 +181,12 @@ export class MergedSubscription implements GroupQueueSubscription {
       if (this.#policy === "drop-oldest") {
         const old = q.tryDequeue();
         if (old !== undefined) this.#dropped(old);
-      } else {
+      } else if (this.#policy === "drop-newest") {
         this.#dropped(m);
         return;
       }
+      // "block": a pump that waited for room took one message; several pumps may overshoot
+      // the bound by one message each.
     }
     q.enqueue(m);
   }
@@ -167,18 +207,29 @@ export class MergedSubscription implements GroupQueueSubscription {
     const q = this.queue;
     for (let m = q.tryDequeue(); m !== undefined; m = q.tryDequeue()) m.ack();
     q.close();
+    const wake = this.#room;
+    this.#room = undefined;
+    wake?.(); // pumps waiting for room go on: their member queues end too
   }
 
   unsubscribe(options?: { signal?: AbortSignal }): Promise<void> {
+    const signal = options?.signal;
+    if (signal?.aborted) return Promise.reject(signal.reason);
     this.#unsubscribing ??= this.#unsubscribeAll(options);
     return this.#unsubscribing;
   }
 
   async #unsubscribeAll(options: { signal?: AbortSignal } | undefined): Promise<void> {
     this.#end();
+    const signal = options?.signal;
     const failures = new Map<string, unknown>();
     if (this.#sequential) {
       for (const p of this.#parts) {
+        if (signal?.aborted) {
+          // The stream has ended: the parts not reached yet end too, without a wait.
+          void p.sub[Symbol.asyncDispose]();
+          continue;
+        }
         try {
           await p.sub.unsubscribe(options);
         } catch (err) {
@@ -191,6 +242,7 @@ export class MergedSubscription implements GroupQueueSubscription {
         if (s.status === "rejected") failures.set(this.#parts[i].name, s.reason);
       });
     }
+    signal?.throwIfAborted();
     if (failures.size > 0) throw new GroupError("unsubscribe", failures);
   }
 

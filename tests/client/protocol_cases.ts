@@ -14,6 +14,7 @@ import {
   type Message,
   MqttError,
   type QueueSubscription,
+  type StatusEvent,
   SubscribeError,
 } from "../../mod.ts";
 import {
@@ -36,6 +37,7 @@ export interface ProtocolCase {
 // Tools
 
 const encoder = new TextEncoder();
+const quietLogger = { debug() {}, info() {}, warn() {}, error() {} };
 
 /** A promise whose outcome can be inspected synchronously; never unhandled. */
 interface Tracked<T> {
@@ -658,9 +660,20 @@ add(
 );
 
 add(
-  "Client advertises receiveMaximum and answers a third unacked inbound QoS 1 PUBLISH with DISCONNECT 0x93",
+  "Client advertises receiveMaximum; a broker that exceeds it is reported once, not disconnected, and nothing is lost",
   async () => {
-    await using t = await start({ autoAckSubscribe: true }, { receiveMaximum: 2 });
+    const warnings: string[] = [];
+    const logger = { ...quietLogger, warn: (msg: string) => warnings.push(msg) };
+    await using t = await start({ autoAckSubscribe: true }, {
+      receiveMaximum: 2,
+      stats: true,
+      logger,
+    });
+    const events: StatusEvent[] = [];
+    const stream = t.client.status();
+    void (async () => {
+      for await (const e of stream) events.push(e);
+    })();
     const connect = await t.conn.connect;
     assert.equal(connect.properties?.receiveMaximum, 2);
     const sub = await t.client.subscribeQueue([{ topic: "in/#", qos: 1 }]);
@@ -677,11 +690,24 @@ add(
     await nextMessage(sub);
     await settle();
     assert.equal(t.conn.isClosed, false, "two unacked are allowed");
-    // A third unacked one exceeds what we advertised.
+    // A third and a fourth unacked exceed what we advertised (mosquitto 2.0.11 does this):
+    // the client goes on, delivers them, says so once, and acks them in order.
     t.conn.send(inbound("in/a", "5", { qos: 1, packetId: 5 }));
-    const d = await t.conn.expect(PacketType.Disconnect);
-    assert.equal(d.reasonCode, 0x93);
-    await within(t.conn.closed, 1000, "the client closes the connection");
+    t.conn.send(inbound("in/a", "6", { qos: 1, packetId: 6 }));
+    const m5 = await nextMessage(sub);
+    const m6 = await nextMessage(sub);
+    assert.deepEqual([m5.text(), m6.text()], ["5", "6"]);
+    await settle();
+    assert.equal(t.conn.isClosed, false, "no DISCONNECT 0x93: it would only loop");
+    assert.equal(t.conn.all(PacketType.Disconnect).length, 0);
+    assert.equal(t.client.stats().receiveMaximumExceeded, 2);
+    const reported = events.filter((e) => e.type === "receive-maximum-exceeded");
+    assert.deepEqual(reported, [{
+      type: "receive-maximum-exceeded",
+      receiveMaximum: 2,
+      inFlight: 3,
+    }]);
+    assert.equal(warnings.filter((w) => w.includes("receiveMaximum")).length, 1, "warned once");
   },
 );
 
@@ -1145,8 +1171,11 @@ add("Client keeps the keep alive going while a subscriber never reads", async ()
     pingTimeoutMs: 300,
     stats: true,
   });
-  // Subscribed, never read: the buffer (1) fills, the rest is dropped.
-  const sub = await t.client.subscribe([{ topic: "k/#", qos: 1 }], { buffer: 1 });
+  // Subscribed, never read, dropping: the buffer (1) fills, the rest is dropped.
+  const sub = await t.client.subscribe([{ topic: "k/#", qos: 1 }], {
+    buffer: 1,
+    dropPolicy: "drop-newest",
+  });
   for (let i = 1; i <= 20; i++) t.conn.send(inbound("k/x", String(i), { qos: 1, packetId: i }));
   let n = 0;
   const flood = setInterval(() => {
@@ -1524,6 +1553,44 @@ add("Client constructor rejects a bad broker URL with invalid-broker-url", () =>
   return Promise.resolve();
 });
 
+add("Client constructor rejects a broker URL without a scheme, naming mqtt:// as the fix", () => {
+  const dial = () => Promise.reject(new Error("unused"));
+  const cases: [string, string][] = [
+    ["localhost:1883", "mqtt://localhost:1883"],
+    ["127.0.0.1:1883", "mqtt://127.0.0.1:1883"],
+    ["localhost", "mqtt://localhost"],
+    ["broker.example.com:8883", "mqtt://broker.example.com:8883"],
+    ["[::1]:1883", "mqtt://[::1]:1883"],
+    ["alice:s3cr3t@localhost:1883", "mqtt://localhost:1883"],
+  ];
+  for (const [broker, fix] of cases) {
+    for (const withDial of [false, true]) {
+      assert.throws(
+        () => new Client(withDial ? { broker, dial } : { broker }),
+        (err: unknown) => {
+          assert.ok(err instanceof MqttError, `${broker}: expected an MqttError, got ${err}`);
+          assert.equal(err.code, "invalid-broker-url", `${broker}: ${err.message}`);
+          // The message is the fix: the URL with mqtt:// in front.
+          assert.ok(err.message.includes(fix), `${broker}: names ${fix}: ${err.message}`);
+          assert.ok(!err.message.includes("s3cr3t"), `${broker}: no credentials in the message`);
+          return true;
+        },
+      );
+    }
+  }
+  // A real scheme still says it needs a dial function; with one it is accepted.
+  assert.throws(
+    () => new Client({ broker: "foo://x" }),
+    (err: unknown) => {
+      assert.ok(err instanceof MqttError && err.code === "invalid-broker-url");
+      assert.ok(!err.message.includes("mqtt://"), err.message);
+      return true;
+    },
+  );
+  new Client({ broker: "foo://x", dial });
+  return Promise.resolve();
+});
+
 add("Client constructor throws TypeError for options of the wrong type", () => {
   const bad: Record<string, unknown>[] = [
     { keepAliveSeconds: "30" },
@@ -1607,7 +1674,7 @@ add(
     await waitUntil(() => t.client.connected, 2000, "reconnected");
     // A subscription with a buffer of 1 drops the second message.
     t.broker.options.autoAckSubscribe = true;
-    const sub = await t.client.subscribe(["s/#"], { buffer: 1 });
+    const sub = await t.client.subscribe(["s/#"], { buffer: 1, dropPolicy: "drop-newest" });
     for (let i = 0; i < 2; i++) {
       second.send({
         type: PacketType.Publish,
@@ -1639,7 +1706,7 @@ add("Client.status() bounds a slow reader: the oldest events are dropped and cou
   const stream = t.client.status();
   // 300 drops produce 300 "dropped" events while nobody reads: 256 are kept.
   t.broker.options.autoAckSubscribe = true;
-  const sub = await t.client.subscribe(["s/#"], { buffer: 1 });
+  const sub = await t.client.subscribe(["s/#"], { buffer: 1, dropPolicy: "drop-newest" });
   for (let i = 0; i < 301; i++) {
     t.conn.send({
       type: PacketType.Publish,
@@ -1957,5 +2024,210 @@ add(
     } finally {
       await client.disconnect();
     }
+  },
+);
+
+// --- spec gaps of the first round ---------------------------------------------
+
+add(
+  "Client closes the connection with DISCONNECT 0x82 when CONNACK says Session Present to a Clean Start CONNECT [MQTT-3.2.2-4]",
+  async () => {
+    await using broker = new FakeBroker({ timeoutMs: 1000, connack: { sessionPresent: true } });
+    const client = newClient(broker); // cleanStart: true by default
+    try {
+      await rejectsWith(client.connect(), "protocol-error", { reasonCode: 0x82 });
+      const conn = broker.connections[0];
+      assert.equal((await conn.connect).cleanStart, true);
+      const d = await conn.expect(PacketType.Disconnect);
+      assert.equal(d.reasonCode, 0x82);
+      await within(conn.closed, 1000, "the client closes the connection");
+      assert.equal(client.connected, false);
+    } finally {
+      await client.disconnect();
+    }
+  },
+);
+
+add(
+  "Client refuses a Response Topic with a wildcard before anything is written, in a publish and in the will [MQTT-3.3.2-14]",
+  async () => {
+    await using t = await start();
+    for (const qos of [0, 1, 2] as const) {
+      for (const responseTopic of ["replies/+", "replies/#", ""]) {
+        await assert.rejects(
+          t.client.publish({ topic: "req", payload: "x", qos, properties: { responseTopic } }),
+          TypeError,
+          `qos ${qos}, responseTopic "${responseTopic}"`,
+        );
+      }
+    }
+    await settle();
+    assert.equal(t.conn.all(PacketType.Publish).length, 0, "nothing went on the wire");
+    await assertUp(t.client, t.conn);
+    throwsCode(
+      () =>
+        new Client({
+          broker: "mqtt://fake:1883",
+          will: { topic: "status", properties: { responseTopic: "replies/#" } },
+        }),
+      "invalid-option",
+      "a will with a wildcard Response Topic",
+    );
+  },
+);
+
+add(
+  "Client answers a PUBLISH whose Response Topic holds a wildcard with DISCONNECT 0x82 [MQTT-3.3.2-14]",
+  async () => {
+    await using t = await start();
+    t.conn.send(inbound("req", "x", { properties: { responseTopic: "replies/good" } }));
+    await settle();
+    assert.equal(t.conn.isClosed, false, "a valid Response Topic is fine");
+    // Encoded by hand: the encoder refuses it. PUBLISH "t", properties: 0x08 "r/#".
+    t.conn.sendRaw(
+      new Uint8Array([
+        0x30,
+        0x0b,
+        0x00,
+        0x01,
+        0x74,
+        0x06,
+        0x08,
+        0x00,
+        0x03,
+        0x72,
+        0x2f,
+        0x23,
+        0x78,
+      ]),
+    );
+    const d = await t.conn.expect(PacketType.Disconnect);
+    assert.equal(d.reasonCode, 0x82);
+  },
+);
+
+add(
+  "Client rejects every call given an already-aborted signal with signal.reason, and sends nothing",
+  async () => {
+    await using t = await start({ autoAckSubscribe: true, autoAckUnsubscribe: true });
+    const sub = await t.client.subscribe([{ topic: "ab/#", qos: 1 }]);
+    await settle();
+    const before = t.conn.received.length;
+    const reason = new Error("gave up already");
+    const signal = AbortSignal.abort(reason);
+    const calls: [string, () => Promise<unknown>][] = [
+      ["publish qos 0", () => t.client.publish({ topic: "ab/x", payload: "0" }, { signal })],
+      [
+        "publish qos 1",
+        () => t.client.publish({ topic: "ab/x", payload: "1", qos: 1 }, { signal }),
+      ],
+      ["subscribe", () => t.client.subscribe(["ab2/#"], { signal })],
+      ["subscribeQueue", () => t.client.subscribeQueue(["ab2/#"], { signal })],
+      ["subscribeCallback", () => t.client.subscribeCallback(["ab2/#"], () => {}, { signal })],
+      ["unsubscribe", () => t.client.unsubscribe(sub.token, { signal })],
+      ["sub.unsubscribe", () => sub.unsubscribe({ signal })],
+      ["connect", () => t.client.connect({ signal })],
+    ];
+    for (const [what, call] of calls) {
+      await assert.rejects(call(), (err: unknown) => {
+        assert.equal(err, reason, `${what} rejects with signal.reason itself`);
+        return true;
+      });
+    }
+    await settle();
+    const sent = t.conn.received.slice(before).filter((p) => p.type !== PacketType.Pingreq);
+    assert.deepEqual(sent.map((p) => p.type), [], "nothing was sent");
+    // The subscription is still there: an already-aborted unsubscribe did nothing.
+    t.conn.send(inbound("ab/x", "still", { qos: 1, packetId: 7 }));
+    const it = sub[Symbol.asyncIterator]();
+    const m = await within(it.next(), 1000, "a message on the subscription");
+    assert.equal(m.done, false);
+    assert.equal(m.value.text(), "still");
+    m.value.ack();
+  },
+);
+
+add(
+  "Client disconnect() with an already-aborted signal still closes, without waiting out the flush, then rejects with signal.reason",
+  async () => {
+    await using t = await start({}, { disconnectFlushTimeoutMs: 5000 });
+    t.conn.client.holdWrites();
+    const reason = new Error("now");
+    const started = Date.now();
+    await assert.rejects(t.client.disconnect({ signal: AbortSignal.abort(reason) }), (err) => {
+      assert.equal(err, reason);
+      return true;
+    });
+    assert.ok(Date.now() - started < 1000, "did not wait for the flush timeout");
+    assert.equal(t.client.connected, false);
+    await t.client.disconnect(); // later calls resolve: the client is closed
+    await rejectsWith(t.client.publish({ topic: "x" }), "closed");
+  },
+);
+
+add(
+  "Client's errors for unexpected packets carry the reason code that went on the wire (0x82)",
+  async () => {
+    await using t = await start({}, { reconnectBackoff: () => 60_000 });
+    const events: StatusEvent[] = [];
+    const stream = t.client.status();
+    void (async () => {
+      for await (const e of stream) events.push(e);
+    })();
+    t.conn.send({ type: PacketType.Connack, sessionPresent: false, reasonCode: 0 });
+    const d = await t.conn.expect(PacketType.Disconnect);
+    assert.equal(d.reasonCode, 0x82);
+    await waitUntil(() => events.some((e) => e.type === "disconnected"), 1000, "disconnected");
+    const e = events.find((e) => e.type === "disconnected");
+    assert.ok(e?.type === "disconnected");
+    assert.ok(e.error instanceof MqttError);
+    assert.equal(e.error.code, "unexpected-packet");
+    assert.equal(e.error.reasonCode, 0x82);
+    assert.equal(e.reasonCode, 0x82);
+  },
+);
+
+add(
+  "Client under dropPolicy 'block' holds back reading for a full subscription and delivers everything, in order, once the consumer reads",
+  async () => {
+    await using t = await start({ autoAckSubscribe: true }, { stats: true });
+    const sub = await t.client.subscribeQueue([{ topic: "fc/#", qos: 1 }], { maxQueueSize: 3 });
+    for (let i = 1; i <= 10; i++) t.conn.send(inbound("fc/x", String(i), { qos: 1, packetId: i }));
+    await settle();
+    assert.equal(sub.queue.length, 3, "the queue holds its bound, no more");
+    assert.equal(t.client.stats().subscriptionsBlocked, 1);
+    assert.equal(t.client.stats().inboundDropped, 0);
+    const got: string[] = [];
+    for (let i = 0; i < 10; i++) {
+      const m = await nextMessage(sub);
+      got.push(m.text());
+      m.ack();
+    }
+    assert.deepEqual(got, ["1", "2", "3", "4", "5", "6", "7", "8", "9", "10"]);
+    await waitUntil(() => t.conn.all(PacketType.Puback).length === 10, 1000, "10 PUBACKs");
+    assert.deepEqual(ids(t.conn.all(PacketType.Puback)), [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+    assert.equal(t.client.stats().subscriptionsBlocked, 0);
+  },
+);
+
+add(
+  "Client keeps reading for a full subscription while it waits for a PUBACK, so a consumer that publishes before it acks never deadlocks",
+  async () => {
+    await using t = await start({ autoAckSubscribe: true }, { stats: true });
+    const sub = await t.client.subscribeQueue([{ topic: "dl/#", qos: 1 }], { maxQueueSize: 1 });
+    for (let i = 1; i <= 3; i++) t.conn.send(inbound("dl/x", String(i), { qos: 1, packetId: i }));
+    await settle();
+    assert.equal(t.client.stats().subscriptionsBlocked, 1, "reading is paused");
+    // The consumer answers the first message before acking it; the broker acks the reply
+    // behind the two messages still held back.
+    const m1 = await nextMessage(sub);
+    const reply = t.client.publish({ topic: "dl/reply", payload: m1.text(), qos: 1 });
+    const p = await t.conn.expect(PacketType.Publish);
+    t.conn.send({ type: PacketType.Puback, packetId: p.packetId!, reasonCode: 0 });
+    await within(reply, 1000, "the reply's PUBACK is read though the subscription is full");
+    m1.ack();
+    const rest = [await nextMessage(sub), await nextMessage(sub)];
+    assert.deepEqual(rest.map((m) => m.text()), ["2", "3"]);
+    for (const m of rest) m.ack();
   },
 );

@@ -20,6 +20,7 @@ import {
   MqttError,
 } from "../../mod.ts";
 import { type Broker, startBroker } from "../_helpers/broker.ts";
+import { connected as connectedTo } from "../_helpers/clients.ts";
 
 /** One integration case. */
 export interface Case {
@@ -92,19 +93,8 @@ async function untilLog(broker: Broker, pattern: RegExp): Promise<void> {
 }
 
 /** A connected client; `await using` it. */
-async function connected(
-  broker: Broker,
-  options: Partial<ClientOptions> = {},
-): Promise<Client> {
-  const client = new Client({ broker: broker.url, connectTimeoutMs: WAIT_MS, ...options });
-  try {
-    await client.connect();
-  } catch (err) {
-    await client.disconnect();
-    throw err;
-  }
-  return client;
-}
+const connected = (broker: Broker, options: Partial<ClientOptions> = {}) =>
+  connectedTo(broker.url, { connectTimeoutMs: WAIT_MS, ...options });
 
 /** Rejects-with-MqttError-code predicate for assert.rejects. */
 function code(expected: string, reasonCode?: number) {
@@ -585,7 +575,7 @@ add("Message.ack() opens the broker's window: unacknowledged messages hold it sh
 // --- backpressure ----------------------------------------------------------------
 
 add(
-  "Client.subscribe({ buffer: 4 }) keeps 4, drops and acks 96 of 100, and the broker is not left retrying",
+  "Client.subscribe({ buffer: 4, dropPolicy: 'drop-newest' }) keeps 4, drops and acks 96 of 100, and the broker is not left retrying",
   async () => {
     // No outbound window at the broker, so all 100 reach the client while nothing
     // is read. (With mosquitto's default of 20 the PUBACKs of dropped messages
@@ -601,6 +591,7 @@ add(
       });
       const s = await sub.subscribe([{ topic: "bp/t", qos: 1 }], {
         buffer: 4,
+        dropPolicy: "drop-newest",
         onDrop: (m) => dropped.push(m.text()),
       });
       const results = await Promise.all(
@@ -659,7 +650,7 @@ add(
 );
 
 add(
-  "Client.subscribeQueue({ maxQueueSize: 4 }) holds PUBACKs of dropped messages behind unread ones, and the flow resumes as they are read",
+  "Client.subscribeQueue({ maxQueueSize: 4, dropPolicy: 'drop-newest' }) holds PUBACKs of dropped messages behind unread ones, and the flow resumes as they are read",
   async () => {
     // mosquitto's default window: 20 messages in flight to a client.
     await using broker = await startBroker();
@@ -668,6 +659,7 @@ add(
     const dropped: number[] = [];
     const s = await sub.subscribeQueue([{ topic: "hol/t", qos: 1 }], {
       maxQueueSize: 4,
+      dropPolicy: "drop-newest",
       onDrop: (m) => dropped.push(Number(m.text())),
     });
     await Promise.all(

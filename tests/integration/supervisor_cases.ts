@@ -11,7 +11,7 @@
 
 import assert from "node:assert/strict";
 import {
-  Client,
+  type Client,
   type ClientOptions,
   type ConnackInfo,
   exponentialBackoff,
@@ -20,6 +20,7 @@ import {
   type PublishResult,
   type QoS,
 } from "../../mod.ts";
+import { connectedWith } from "../_helpers/clients.ts";
 import type { DialFunc } from "../../src/transport/types.ts";
 import { type ConnectPacket, PacketDecoder, PacketType } from "../../src/wire/mod.ts";
 import { type Broker, startBroker } from "../_helpers/broker.ts";
@@ -84,16 +85,8 @@ function code(expected: string) {
 }
 
 /** A client that is `await using`-able and connected; disconnected again if connect fails. */
-async function connected(options: ClientOptions): Promise<Client> {
-  const client = new Client({ connectTimeoutMs: WAIT_MS, ...options });
-  try {
-    await client.connect();
-  } catch (err) {
-    await client.disconnect();
-    throw err;
-  }
-  return client;
-}
+const connected = (options: ClientOptions) =>
+  connectedWith({ connectTimeoutMs: WAIT_MS, ...options });
 
 /** The packets the proxy framed, kept without their bytes. */
 type Seen = Omit<ObservedPacket, "bytes">;

@@ -19,6 +19,7 @@ import { LinkedSessionStore } from "../../src/queue/linked_store.ts";
 import { MemoryPublisherQueue } from "../../src/queue/memory.ts";
 import {
   type PublisherQueue,
+  type QueueClient,
   type QueueEntry,
   QueuePublisher,
   type QueuePublisherOptions,
@@ -27,9 +28,11 @@ import { MemorySessionStore } from "../../src/session/store.ts";
 import { FileSessionStore } from "../../src/store/file.ts";
 import { PacketType, type PublishPacket, type PubrelPacket } from "../../src/wire/mod.ts";
 import { type Broker, startBroker } from "../_helpers/broker.ts";
+import { connected as connectedTo } from "../_helpers/clients.ts";
 import { FakeBroker, type ScriptConn } from "../_helpers/fake_broker.ts";
 import { startFaultProxy } from "../_helpers/fault_proxy.ts";
 import { type Case, delay, rejectsWith, until, withDir, within } from "./_util.ts";
+import { abortedSignal, rejectsWithReason, trackedAbort } from "../group/_wait.ts";
 
 export const publisherCases: Case[] = [];
 function add(name: string, fn: () => Promise<void>): void {
@@ -41,21 +44,8 @@ function clientId(what: string): string {
   return `qp-${what}-${Date.now().toString(36)}-${clientSeq++}`;
 }
 
-async function connected(url: string, options: Partial<ClientOptions> = {}): Promise<Client> {
-  const client = new Client({
-    broker: url,
-    connectTimeoutMs: 5000,
-    reconnectBackoff: constantBackoff(50),
-    ...options,
-  });
-  try {
-    await client.connect();
-  } catch (err) {
-    await client.disconnect();
-    throw err;
-  }
-  return client;
-}
+const connected = (url: string, options: Partial<ClientOptions> = {}) =>
+  connectedTo(url, { reconnectBackoff: constantBackoff(50), ...options });
 
 /** A subscriber that records every message (text payload) on `filter`. */
 async function subscriber(
@@ -659,5 +649,163 @@ add(
     assert.equal(again.loaded, true);
     assert.equal(again.packetIdOf("entry-2"), 9);
     assert.deepEqual([...again.restored], ["entry-2"]);
+  },
+);
+
+// ---------------------------------------------------------------------------
+// AbortSignal discipline
+
+/**
+ * A connected client stand-in that sends nothing and never gets an
+ * acknowledgement: each publish waits until the publisher abandons it.
+ */
+function holdingClient(): QueueClient & { sent: string[]; connected: boolean } {
+  const sent: string[] = [];
+  return {
+    connected: true,
+    sent,
+    publish(message, options) {
+      sent.push(message.topic);
+      return new Promise((_, reject) => {
+        const signal = options?.signal;
+        signal?.addEventListener("abort", () => reject(signal.reason), { once: true });
+      });
+    },
+  };
+}
+
+add(
+  "QueuePublisher.publish() rejects with signal.reason when the signal is already aborted, and stores nothing",
+  async () => {
+    const client = holdingClient();
+    client.connected = false; // nothing drains
+    const queue = new MemoryPublisherQueue();
+    const dead: string[] = [];
+    const pub = new QueuePublisher(client, queue, {
+      maxSize: 1,
+      dropPolicy: "drop-oldest",
+      onDeadLetter: (e) => dead.push(e.publish.topic),
+    });
+    try {
+      await pub.publish({ topic: "keep", qos: 1 });
+      const { signal, reason } = abortedSignal();
+      // The queue is full: an admitted publish would evict "keep".
+      await rejectsWithReason(pub.publish({ topic: "a", qos: 1 }, { signal }), reason);
+      // Checked before the message, too.
+      await rejectsWithReason(pub.publish({ topic: "a" }, { signal }), reason);
+      await rejectsWithReason(pub.publish({ topic: "a/+", qos: 1 }, { signal }), reason);
+      assert.deepEqual((await queue.peekBatch(9)).entries.map((e) => e.publish.topic), ["keep"]);
+      assert.deepEqual(dead, [], "nothing was evicted");
+      assert.equal(pub.stats().enqueued, 1);
+    } finally {
+      await pub.close();
+    }
+    // Before the closed check as well.
+    const { signal, reason } = abortedSignal();
+    await rejectsWithReason(pub.publish({ topic: "a", qos: 1 }, { signal }), reason);
+  },
+);
+
+add(
+  "QueuePublisher.publish() rejects with signal.reason when the signal aborts while the queue stores the entry, and leaves no listener",
+  async () => {
+    const inner = new MemoryPublisherQueue();
+    let release!: () => void;
+    const gate = new Promise<void>((r) => release = r);
+    let enqueues = 0;
+    const slow: PublisherQueue = {
+      enqueue: async (e, o) => {
+        enqueues++;
+        await gate;
+        return inner.enqueue(e, o);
+      },
+      peekBatch: (n, o) => inner.peekBatch(n, o),
+      ack: (t, o) => inner.ack(t, o),
+      evictHead: (o) => inner.evictHead(o),
+      len: (o) => inner.len(o),
+      close: () => inner.close(),
+    };
+    const client = holdingClient();
+    client.connected = false;
+    const pub = new QueuePublisher(client, slow);
+    try {
+      const { controller, listeners } = trackedAbort();
+      const reason = new Error("stop storing");
+      const p = pub.publish({ topic: "slow", qos: 1 }, { signal: controller.signal });
+      await until(() => enqueues === 1, "the enqueue");
+      controller.abort(reason);
+      await rejectsWithReason(within(p, "publish() to settle"), reason);
+      assert.equal(listeners(), 0, "no abort listener left behind");
+    } finally {
+      release();
+      await pub.close();
+    }
+  },
+);
+
+add(
+  "QueuePublisher.close() with an already-aborted signal closes the publisher and its queue, then rejects with signal.reason",
+  async () => {
+    const client = holdingClient();
+    const queue = new MemoryPublisherQueue();
+    const pub = new QueuePublisher(client, queue, { publishTimeoutMs: 30_000 });
+    await pub.publish({ topic: "held/1", qos: 1 });
+    await until(() => client.sent.length === 1, "the send");
+    const { signal, reason } = abortedSignal();
+    const t0 = Date.now();
+    await rejectsWithReason(within(pub.close({ signal }), "close() to settle"), reason);
+    assert.ok(Date.now() - t0 < 5000, "close() waited for an acknowledgement");
+    await rejectsWith(queue.len(), "queue-closed");
+    await rejectsWith(pub.publish({ topic: "held/2", qos: 1 }), "queue-closed");
+    assert.equal(pub.stats().inFlight, 0);
+    // Closed for good: later calls share the close; an aborted signal still rejects.
+    await pub.close();
+    await rejectsWithReason(pub.close({ signal }), reason);
+
+    // Nothing in flight (offline, entries waiting): the same.
+    const offline = holdingClient();
+    offline.connected = false;
+    const queue2 = new MemoryPublisherQueue();
+    const idle = new QueuePublisher(offline, queue2);
+    await idle.publish({ topic: "waiting", qos: 1 });
+    await rejectsWithReason(idle.close({ signal }), reason);
+    await rejectsWith(queue2.len(), "queue-closed");
+    assert.deepEqual(offline.sent, []);
+  },
+);
+
+add(
+  "QueuePublisher.close() rejects with signal.reason when the signal aborts while waiting for acknowledgements, and leaves no listener",
+  async () => {
+    const client = holdingClient();
+    const queue = new MemoryPublisherQueue();
+    const pub = new QueuePublisher(client, queue, { publishTimeoutMs: 30_000 });
+    await pub.publish({ topic: "held/1", qos: 1 });
+    await until(() => client.sent.length === 1, "the send");
+    const { controller, listeners } = trackedAbort();
+    const reason = new Error("stop closing");
+    const p = pub.close({ signal: controller.signal });
+    await delay(30);
+    controller.abort(reason);
+    await rejectsWithReason(within(p, "close() to settle"), reason);
+    assert.equal(listeners(), 0, "no abort listener left behind");
+    await rejectsWith(queue.len(), "queue-closed");
+  },
+);
+
+add(
+  "QueuePublisher.close() with an aborted signal cuts short a close() already waiting for acknowledgements",
+  async () => {
+    const client = holdingClient();
+    const queue = new MemoryPublisherQueue();
+    const pub = new QueuePublisher(client, queue, { publishTimeoutMs: 30_000 });
+    await pub.publish({ topic: "held/1", qos: 1 });
+    await until(() => client.sent.length === 1, "the send");
+    const first = pub.close(); // would wait publishTimeoutMs for the PUBACK
+    await delay(30);
+    const { signal, reason } = abortedSignal();
+    await rejectsWithReason(within(pub.close({ signal }), "the second close() to settle"), reason);
+    await within(first, "the first close() to resolve");
+    await rejectsWith(queue.len(), "queue-closed");
   },
 );
