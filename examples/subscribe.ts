@@ -2,8 +2,9 @@
  * Subscribe with an async iterator: matched messages arrive in a bounded
  * buffer (`buffer`, default 64). Every message must be `ack()`ed: at QoS 1/2
  * the broker's acknowledgement waits for it, in arrival order (MQTT §4.6).
- * When the buffer is full the newest messages are dropped (and acked);
- * `onDrop` observes them.
+ * When the buffer is full nothing is dropped: the client stops reading until
+ * the loop catches up, which slows the broker (the default `dropPolicy:
+ * "block"`).
  *
  * ```sh
  * deno run -A examples/subscribe.ts                          # starts a local mosquitto
@@ -28,11 +29,8 @@ await using client = new Client({
 await client.connect({ signal: AbortSignal.timeout(10_000) });
 const base = `events/${client.clientId}`;
 
-const sub = await client.subscribe([{ topic: `${base}/#`, qos: 1 }], {
-  buffer: 256,
-  // Dropped messages were already acked: observe only, do not keep the payload.
-  onDrop: (m) => console.warn("dropped", m.topic),
-});
+// A full buffer of 256 slows the broker; nothing is lost ("block", the default).
+const sub = await client.subscribe([{ topic: `${base}/#`, qos: 1 }], { buffer: 256 });
 console.log(`subscribed to ${base}/# on ${url}`);
 
 for (let i = 1; i <= 3; i++) {

@@ -1,7 +1,8 @@
 /**
- * Subscribe into a {@linkcode Queue}: unbounded by default; capped here with
- * `maxQueueSize`, and `dropPolicy: "drop-oldest"` evicts (and acks) the head
- * when the cap is reached, so the freshest N messages survive. Consume with
+ * Subscribe into a {@linkcode Queue}. By default it holds up to 1024 messages
+ * and then slows the broker, losing nothing (`dropPolicy: "block"`); here
+ * `dropPolicy: "drop-oldest"` evicts (and acks) the head when `maxQueueSize`
+ * is reached instead, so the freshest N messages survive. Consume with
  * `queue.dequeue({ signal })` (or `for await`); ack every message.
  *
  * ```sh

@@ -568,7 +568,8 @@ export class Client implements AsyncDisposable {
 
   /**
    * A fresh stream of lifecycle events (connected, disconnected, reconnecting,
-   * server-disconnect, reauthenticated, dropped, closed), from now on. Many
+   * server-disconnect, reauthenticated, dropped, blocked, unblocked, unacked,
+   * receive-maximum-exceeded, closed: see {@linkcode StatusEvent}), from now on. Many
    * readers may listen; each has its own bounded buffer (256 events, oldest
    * dropped and counted), so a slow reader never blocks the client. The stream
    * ends after `closed`; leaving the loop early stops it.
