@@ -131,6 +131,36 @@ for (const { label, config } of BROKERS) {
   }
 }
 
+for (const { label, config } of BROKERS) {
+  for (const qos of [1, 2] as const) {
+    add(
+      `Client.subscribeCallback() with a handler that works ${WORK_MS} ms per message receives all ${BURST} QoS ${qos} messages, in order (${label})`,
+      async () => {
+        await using broker = await startBroker({ config });
+        await using sub = await connected(broker.url, { clientId: "slowcb", stats: true });
+        await using pub = await connected(broker.url, { clientId: "pub" });
+        const got: number[] = [];
+        await sub.subscribeCallback([{ topic: "slowcb/t", qos }], (m) => {
+          // A synchronous handler is as slow as its work: the read path waits for it.
+          const until = performance.now() + WORK_MS;
+          while (performance.now() < until) { /* work */ }
+          got.push(Number(m.text()));
+        });
+        const published = Promise.all(
+          Array.from(
+            { length: BURST },
+            (_, i) => pub.publish({ topic: "slowcb/t", payload: `${i}`, qos }),
+          ),
+        );
+        await waitUntil(() => got.length === BURST, WAIT_MS, `${BURST} messages`);
+        await within(published, WAIT_MS, "every PUBACK / PUBCOMP for the publisher");
+        assert.deepEqual(got, Array.from({ length: BURST }, (_, i) => i), "all, once, in order");
+        assert.equal(sub.stats().inboundDropped, 0);
+      },
+    );
+  }
+}
+
 add(
   "ClientGroup.subscribe() on the defaults loses no QoS 1 message to a slow consumer",
   async () => {
