@@ -150,8 +150,8 @@ interface OutEntry {
 
 /** Microtask hops a read waits for the application to send something before a nudge. */
 const NUDGE_HOPS = 8;
-/** Nudges after reads of PINGRESPs alone, before the broker sends anything else. */
-const IDLE_NUDGES = 4;
+/** Nudges allowed between two answers the client was waiting for. */
+const NUDGES = 4;
 /** Drops of one subscription are logged at most this often. */
 const DROP_LOG_MS = 10_000;
 const noop = () => {};
@@ -227,10 +227,8 @@ class Link {
   nudging = false;
   nudgeHops = 0;
   nudgeTick: () => void = noop;
-  /** The latest read held more than PINGRESPs. */
-  readAnswerable = false;
-  /** Nudges sent after reads of PINGRESPs alone since the broker last sent anything else. */
-  idleNudges = 0;
+  /** Nudges left until the broker next answers something we wait for (then NUDGES again). */
+  nudgeBudget = NUDGES;
   /** The broker exceeded our Receive Maximum on this connection (reported once). */
   rmExceeded = false;
 
@@ -1538,18 +1536,16 @@ export class Client implements AsyncDisposable {
       this.#protocolFailure(link, rc, toError(err));
       return;
     }
-    const answerable = this.#handle(link, packets);
+    this.#handle(link, packets);
     // Nothing sent in answer while we wait for the broker: our TCP ACK of this read may be
     // delayed (~40 ms), and a broker with Nagle on (mosquitto's default) holds its answer
     // until it comes. Unless the application sends something within a few microtask hops,
     // a PINGREQ carries the ACK at once. Its PINGRESP is in turn a small unacked segment
-    // the broker's next answer may wait behind, so a read of PINGRESPs alone nudges too,
-    // but at most IDLE_NUDGES times until the broker sends something else: a broker slow
-    // to answer gets a few pings, never a ping-pong.
-    link.readAnswerable = answerable;
-    if (answerable) link.idleNudges = 0;
+    // the broker's next answer may wait behind, so a read of it may nudge again; NUDGES
+    // bounds the pings between two answers, so a broker slow to answer (or a busy inbound
+    // stream while one publish waits) gets a few pings, never a stream of them.
     if (
-      w.appended === link.rxMark && !link.nudging && link.idleNudges < IDLE_NUDGES &&
+      w.appended === link.rxMark && !link.nudging && link.nudgeBudget > 0 &&
       link.connack !== null && (link.window > 0 || this.#requests.size > 0)
     ) {
       link.nudging = true;
@@ -1561,21 +1557,17 @@ export class Client implements AsyncDisposable {
   /**
    * Handles decoded packets in order; stops when a message fills a
    * subscription and pauses reading, holding the rest (so a subscription
-   * holds no more than its bound). Returns whether any was not a PINGRESP.
+   * holds no more than its bound).
    */
-  #handle(link: Link, packets: Packet[]): boolean {
-    let answerable = false;
+  #handle(link: Link, packets: Packet[]): void {
     for (let i = 0; i < packets.length; i++) {
-      if (link.closed || link.halted) return answerable;
-      const p = packets[i];
-      if (p.type !== 13) answerable = true;
-      this.#onPacket(link, p);
+      if (link.closed || link.halted) return;
+      this.#onPacket(link, packets[i]);
       if (link.paused && i + 1 < packets.length) {
         (link.held ??= []).unshift(packets.slice(i + 1));
-        return answerable;
+        return;
       }
     }
-    return answerable;
   }
 
   #nudge(link: Link): void {
@@ -1586,7 +1578,7 @@ export class Client implements AsyncDisposable {
     link.nudging = false;
     if (link.closed || link.halted || link.writer.appended !== link.rxMark) return;
     if (link.window === 0 && this.#requests.size === 0) return;
-    if (!link.readAnswerable) link.idleNudges++;
+    link.nudgeBudget--;
     link.writer.sendBytes(PINGREQ_BYTES);
     if (link.pingDeadline === 0) link.pingDeadline = Date.now() + this.#o.pingTimeoutMs;
   }
@@ -2654,6 +2646,7 @@ export class Client implements AsyncDisposable {
   }
 
   #onPuback(link: Link, id: number, rc: number, props: AckProperties | undefined): void {
+    link.nudgeBudget = NUDGES;
     const e = this.#outbound.get(id);
     if (e === undefined || e.packet.qos !== 1) {
       this.#log?.debug("PUBACK for an unknown packet id", { packetId: id });
@@ -2663,6 +2656,7 @@ export class Client implements AsyncDisposable {
   }
 
   #onPubrec(link: Link, id: number, rc: number, props: AckProperties | undefined): void {
+    link.nudgeBudget = NUDGES;
     const e = this.#outbound.get(id);
     if (e === undefined || e.packet.qos !== 2) {
       link.writer.send({ type: 6, packetId: id, reasonCode: 0x92 }); // Packet Identifier not found
@@ -2685,6 +2679,7 @@ export class Client implements AsyncDisposable {
   }
 
   #onPubcomp(link: Link, id: number, rc: number, props: AckProperties | undefined): void {
+    link.nudgeBudget = NUDGES;
     const e = this.#outbound.get(id);
     if (e === undefined || e.packet.qos !== 2) {
       this.#log?.debug("PUBCOMP for an unknown packet id", { packetId: id });
@@ -2745,7 +2740,8 @@ export class Client implements AsyncDisposable {
     });
   }
 
-  #onRequestAck(_link: Link, p: SubackPacket | UnsubackPacket): void {
+  #onRequestAck(link: Link, p: SubackPacket | UnsubackPacket): void {
+    link.nudgeBudget = NUDGES;
     const req = this.#requests.get(p.packetId);
     if (req === undefined || req.packet.type !== p.type - 1) {
       this.#log?.debug("ack for an unknown SUBSCRIBE/UNSUBSCRIBE", { packetId: p.packetId });

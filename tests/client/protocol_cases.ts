@@ -2231,3 +2231,38 @@ add(
     for (const m of rest) m.ack();
   },
 );
+
+add(
+  "Client pings to get its TCP ACK out while it waits for the broker, at most 4 times between two answers",
+  async () => {
+    await using t = await start({ autoAckSubscribe: true });
+    const got: string[] = [];
+    await t.client.subscribeCallback(["stream/#"], (m) => got.push(m.text()));
+    await settle();
+    const pings = () => t.conn.received.filter((p) => p.type === PacketType.Pingreq).length;
+    const before = pings();
+    // A QoS 1 publish the broker is slow to acknowledge, while a QoS 0 stream arrives:
+    // each read leaves the client nothing to send while it waits for the PUBACK.
+    const published = t.client.publish({ topic: "out", payload: "x", qos: 1 });
+    const p = await t.conn.expect(PacketType.Publish);
+    for (let i = 0; i < 30; i++) {
+      t.conn.send(inbound("stream/a", String(i)));
+      await delay(2);
+    }
+    await waitUntil(() => got.length === 30, 1000, "the stream");
+    await settle();
+    const during = pings() - before;
+    assert.ok(during >= 1, "a read while waiting, with nothing to send, pings");
+    assert.ok(during <= 4, `at most 4 pings between two answers, got ${during}`);
+    // The answer comes: the budget is back for the next wait.
+    t.conn.send({ type: PacketType.Puback, packetId: p.packetId!, reasonCode: 0 });
+    await within(published, 1000, "the PUBACK");
+    const idle = pings();
+    for (let i = 0; i < 10; i++) {
+      t.conn.send(inbound("stream/a", `idle ${i}`));
+      await delay(2);
+    }
+    await settle();
+    assert.equal(pings(), idle, "nothing awaited: no ping");
+  },
+);
