@@ -45,37 +45,15 @@
 
 import type { MqttError } from "../errors.ts";
 import { closedError, dialError, lostError, type Peer } from "./_errors.ts";
+import { type Endpoint, endpoint } from "./_endpoint.ts";
 import type { Connection, DialFunc, DialOptions, TlsOptions } from "./types.ts";
 
 export type { Connection, DialFunc, DialOptions, TlsOptions } from "./types.ts";
-
-const TLS_SCHEMES = new Set(["mqtts:", "tls:", "ssl:"]);
 
 /** Size of each read slab. Chunks are views into it; it is never written twice. */
 const SLAB_SIZE = 64 * 1024;
 /** A fresh slab is taken when less than this much is left at the tail. */
 const MIN_READ = 8 * 1024;
-
-interface Endpoint extends Peer {
-  port: number;
-  tls: TlsOptions | undefined;
-}
-
-function endpoint(url: URL, options: DialOptions): Endpoint {
-  const tls = options.tls ?? (TLS_SCHEMES.has(url.protocol) ? {} : undefined);
-  const host = url.hostname.startsWith("[") ? url.hostname.slice(1, -1) : url.hostname;
-  if (host === "") throw new TypeError(`Cannot dial a ${url.protocol} URL without a host name`);
-  const port = url.port === "" ? (tls ? 8883 : 1883) : Number(url.port);
-  const address = `${host.includes(":") ? `[${host}]` : host}:${port}`;
-  return {
-    host,
-    port,
-    address,
-    tls,
-    serverName: tls?.serverName ?? host,
-    clientCert: tls?.cert !== undefined,
-  };
-}
 
 /**
  * Settles like `promise`, or rejects with `signal.reason` when the signal

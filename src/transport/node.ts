@@ -29,33 +29,11 @@ import {
 } from "node:tls";
 import type { MqttError } from "../errors.ts";
 import { closedError, dialError, lostError, type Peer } from "./_errors.ts";
+import { type Endpoint, endpoint } from "./_endpoint.ts";
 import { HeldChunks } from "./_held.ts";
 import type { Connection, DialFunc, DialOptions, TlsOptions } from "./types.ts";
 
 export type { Connection, DialFunc, DialOptions, TlsOptions } from "./types.ts";
-
-const TLS_SCHEMES = new Set(["mqtts:", "tls:", "ssl:"]);
-
-interface Endpoint extends Peer {
-  port: number;
-  tls: TlsOptions | undefined;
-}
-
-function endpoint(url: URL, options: DialOptions): Endpoint {
-  const tls = options.tls ?? (TLS_SCHEMES.has(url.protocol) ? {} : undefined);
-  const host = url.hostname.startsWith("[") ? url.hostname.slice(1, -1) : url.hostname;
-  if (host === "") throw new TypeError(`Cannot dial a ${url.protocol} URL without a host name`);
-  const port = url.port === "" ? (tls ? 8883 : 1883) : Number(url.port);
-  const address = `${host.includes(":") ? `[${host}]` : host}:${port}`;
-  return {
-    host,
-    port,
-    address,
-    tls,
-    serverName: tls?.serverName ?? host,
-    clientCert: tls?.cert !== undefined,
-  };
-}
 
 function tlsOptions(ep: Endpoint, tls: TlsOptions): NodeTlsConnectionOptions {
   if ((tls.cert === undefined) !== (tls.key === undefined)) {
