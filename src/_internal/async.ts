@@ -1,0 +1,84 @@
+/**
+ * Promise helpers every layer shares: one copy each of the abort race and
+ * the deferred. Internal: not exported from `mod.ts`.
+ *
+ * @module
+ */
+
+/**
+ * `Promise.withResolvers()`, which Node 20 lacks (it arrived in Node 22).
+ *
+ * @returns A promise with its `resolve` and `reject`.
+ */
+export function deferred<T>(): PromiseWithResolvers<T> {
+  let resolve!: (value: T | PromiseLike<T>) => void;
+  let reject!: (reason?: unknown) => void;
+  const promise = new Promise<T>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  return { promise, resolve, reject };
+}
+
+/**
+ * Settles like `promise`, or rejects with `signal.reason` (unchanged) when the
+ * signal is or gets aborted first. The listener is removed once either
+ * happens. A value that arrives after the abort goes to `discard` (a socket
+ * that connected too late, say), so nothing leaks.
+ *
+ * @param promise What to wait for.
+ * @param signal Stops the wait; none means `promise` itself.
+ * @param discard Receives a value that arrived after the abort.
+ * @returns The race.
+ */
+export function abortable<T>(
+  promise: Promise<T>,
+  signal: AbortSignal | undefined,
+  discard?: (value: T) => void,
+): Promise<T> {
+  if (signal === undefined) return promise;
+  if (signal.aborted) {
+    if (discard !== undefined) promise.then(discard, () => {});
+    return Promise.reject(signal.reason);
+  }
+  return new Promise<T>((resolve, reject) => {
+    let aborted = false;
+    const onAbort = () => {
+      aborted = true;
+      reject(signal.reason);
+    };
+    signal.addEventListener("abort", onAbort, { once: true });
+    promise.then(
+      (value) => {
+        signal.removeEventListener("abort", onAbort);
+        if (!aborted) resolve(value);
+        else discard?.(value);
+      },
+      (err) => {
+        signal.removeEventListener("abort", onAbort);
+        reject(err);
+      },
+    );
+  });
+}
+
+/**
+ * Resolves after `ms` milliseconds, or at once (resolving, not rejecting)
+ * when `signal` is or gets aborted.
+ *
+ * @param ms How long to wait.
+ * @param signal Ends the wait early.
+ * @returns Settles when the time is up or the signal aborted.
+ */
+export function sleepUnlessAborted(ms: number, signal?: AbortSignal): Promise<void> {
+  if (signal?.aborted) return Promise.resolve();
+  return new Promise<void>((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      signal?.removeEventListener("abort", done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal?.addEventListener("abort", done, { once: true });
+  });
+}
