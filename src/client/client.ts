@@ -7,8 +7,8 @@
 import { MqttError } from "../errors.ts";
 import { PacketDecoder } from "../wire/decode.ts";
 import { packetLength, PINGREQ_BYTES } from "../wire/encode.ts";
+import { PacketType } from "../wire/types.ts";
 import type {
-  AckProperties,
   AuthPacket,
   ConnackPacket,
   ConnectPacket,
@@ -26,7 +26,25 @@ import { topicMatchesFilter } from "../topic/match.ts";
 import { splitSharedFilter, topicFilterError } from "../topic/validate.ts";
 import type { Connection, DialFunc } from "../transport/types.ts";
 import { type Backoff, exponentialBackoff } from "./backoff.ts";
-import { InboundAcks, type InboundSlot, Message, slotOf } from "./message.ts";
+import { Message, slotOf } from "./message.ts";
+import {
+  Inbound,
+  type InboundSlot,
+  InboundStoreOp,
+  Qos2State,
+  Verdict,
+} from "../session/inbound.ts";
+import {
+  FlowState,
+  newFlow,
+  Outbound,
+  type OutFlow,
+  sizeError,
+  StoreOp,
+} from "../session/outbound.ts";
+import type { PacketIds } from "../session/packet_ids.ts";
+import { deferred as withResolvers } from "../_internal/async.ts";
+import { toError } from "../_internal/error.ts";
 import {
   checkDropPolicy,
   type ClientOptions,
@@ -124,26 +142,10 @@ const QOS0_RESOLVED: Promise<PublishResult> = Promise.resolve(QOS0_RESULT);
 const encoder = new TextEncoder();
 const EMPTY = new Uint8Array(0);
 
-/** An outbound QoS 1/2 publish owned by the session. */
-interface OutEntry {
-  packet: PublishPacket;
-  /** 0: awaiting PUBACK/PUBREC; 1: PUBREL sent, awaiting PUBCOMP. */
-  state: 0 | 1;
-  /** Sent on the current connection (counts against the broker's Receive Maximum). */
-  sent: boolean;
+/** An outbound QoS 1/2 publish owned by the session, with its caller's promise. */
+interface OutEntry extends OutFlow {
   resolve: (r: PublishResult) => void;
   reject: (e: Error) => void;
-  /** The caller stopped waiting (abort); the flow still completes. */
-  abandoned: boolean;
-  /** PUBREC's reason code (QoS 2), reported when PUBCOMP says plain success. */
-  recRc?: number;
-  /**
-   * Never handed to a socket (its store write was pending when the connection
-   * dropped): its first transmission carries DUP=0 [MQTT-3.3.1-1].
-   */
-  unsent?: boolean;
-  /** The CONNACK whose limits the packet was last checked against. */
-  checkedBy?: ConnackInfo | null;
   /** The promise publish() returned, marked handled when disconnect() rejects it. */
   promise?: Promise<PublishResult>;
 }
@@ -198,7 +200,6 @@ class Link {
   lastTx = Date.now();
   pingDeadline = 0;
   timer: ReturnType<typeof setInterval> | undefined;
-  inAliases: Map<number, string> | undefined;
   outAliases: Map<number, string> | undefined;
   onConnack: ((p: ConnackPacket) => void) | undefined;
   onFail: ((e: Error) => void) | undefined;
@@ -208,9 +209,6 @@ class Link {
   reauth: PromiseWithResolvers<void> | undefined;
   /** Waits of ending subscriptions for UNSUBACK, stopped when the link goes down. */
   enders: Set<AbortController> | undefined;
-  /** Window of QoS 1/2 publishes sent on this link and not completed. */
-  window = 0;
-  receiveMaximum = 65535;
   upAt = 0;
   /** Reading is held back for a full subscription (flow control). */
   paused = false;
@@ -271,21 +269,6 @@ function newStats(): Stats {
     subscriptionsActive: 0,
     poolFallbacks: 0,
   };
-}
-
-/** `Promise.withResolvers()`, which Node 20 lacks (it arrived in Node 22). */
-function withResolvers<T>(): PromiseWithResolvers<T> {
-  let resolve!: (value: T | PromiseLike<T>) => void;
-  let reject!: (reason?: unknown) => void;
-  const promise = new Promise<T>((res, rej) => {
-    resolve = res;
-    reject = rej;
-  });
-  return { promise, resolve, reject };
-}
-
-function toError(e: unknown): Error {
-  return e instanceof Error ? e : new Error(String(e));
 }
 
 /**
@@ -414,23 +397,11 @@ export class Client implements AsyncDisposable {
   #supervising = false;
   #closing: Promise<void> | undefined;
 
-  // Session state (outlives connections).
-  #ids = new Uint8Array(65536);
-  #nextId = 1;
-  #idsInUse = 0;
-  #outbound = new Map<number, OutEntry>();
-  #pending: OutEntry[] = [];
-  #pendingHead = 0;
-  #replay: OutEntry[] = [];
-  #replayHead = 0;
+  // The session (outlives connections): the engines of src/session, driven from here.
+  #out: Outbound<OutEntry>;
+  #in: Inbound;
+  #ids: PacketIds;
   #requests = new Map<number, Request>();
-  /**
-   * Inbound QoS 2 by packet id: 0 delivered, not acked by the application; 2 acked,
-   * PUBREC waiting for the store to record it; 1 recorded, PUBREC sent.
-   */
-  #inQos2 = new Map<number, 0 | 1 | 2>();
-  #inQos2Received = 0;
-  #acks: InboundAcks;
 
   // Subscriptions.
   #trie = new TopicTrie<FilterState>();
@@ -617,9 +588,8 @@ export class Client implements AsyncDisposable {
     for (const m of parked) {
       if (connectionGone) {
         // Never acked: the broker delivers them again with the session.
-        if (m.qos === 2) this.#inQos2.delete(m.packetId);
         const slot = slotOf(m);
-        if (slot !== null) this.#acks.cancel(slot);
+        if (slot !== null) this.#in.forget(slot);
       } else {
         m.ack();
       }
@@ -655,16 +625,8 @@ export class Client implements AsyncDisposable {
       ? cause
       : new MqttError("store-failed", "session store write failed", { cause });
     this.#log?.error("session store write failed", { error: err.message });
-    if (entry !== undefined) {
-      // Never stored, so never sent: the caller learns it was not published.
-      const id = entry.packet.packetId as number;
-      if (this.#outbound.get(id) === entry) {
-        this.#outbound.delete(id);
-        this.#freeId(id);
-        if (entry.sent && this.#link !== null && this.#link.window > 0) this.#link.window--;
-      }
-      if (!entry.abandoned) entry.reject(err);
-    }
+    // Never stored, so never sent: the caller learns it was not published.
+    if (entry !== undefined) this.#out.storeFailed(entry, err);
     if (this.#storeState === "failed") return;
     this.#storeState = "failed";
     try {
@@ -690,49 +652,40 @@ export class Client implements AsyncDisposable {
     const saved = await store.load();
     if (this.#storeState === "unloaded") {
       for (const r of saved.outbound) {
-        const id = r.packetId;
-        if (this.#outbound.has(id) || this.#ids[id] !== 0) continue;
-        this.#ids[id] = 1;
-        this.#idsInUse++;
-        const packet = { ...r.packet, packetId: id };
         // A flow of a previous process: nobody awaits it, the session completes it.
-        this.#outbound.set(id, {
-          packet,
-          state: r.stage === "pubrel" ? 1 : 0,
-          sent: false,
-          resolve: () => {},
-          reject: () => {},
-          abandoned: true,
-        });
+        const flow = newFlow({ ...r.packet, packetId: r.packetId }, null) as OutEntry;
+        flow.state = r.stage === "pubrel" ? FlowState.AwaitingComp : FlowState.AwaitingAck;
+        flow.unsent = false;
+        flow.checkedBy = undefined;
+        flow.abandoned = true;
+        flow.resolve = noop;
+        flow.reject = noop;
+        this.#out.restore(flow);
       }
-      for (const id of saved.inbound) {
-        if (this.#inQos2.get(id) !== 1) {
-          this.#inQos2.set(id, 1);
-          this.#inQos2Received++;
-        }
-      }
+      for (const id of saved.inbound) this.#in.restore(id);
     } else {
       // After a failure, memory is the truth: put back what is missing, drop what is stale.
       const stored = new Set(saved.outbound.map((r) => r.packetId));
       for (const r of saved.outbound) {
-        if (!this.#outbound.has(r.packetId)) await store.deleteOutbound(r.packetId);
+        if (this.#out.get(r.packetId) === undefined) await store.deleteOutbound(r.packetId);
       }
-      for (const [id, e] of this.#outbound) {
-        if (!stored.has(id)) {
+      for (const e of [...this.#out.all()]) {
+        const id = e.packet.packetId;
+        if (id !== undefined && !stored.has(id)) {
           await store.putOutbound(id, e.packet);
-          if (e.state === 1) await store.releaseOutbound(id);
+          if (e.state === FlowState.AwaitingComp) await store.releaseOutbound(id);
         }
       }
       const inbound = new Set(saved.inbound);
       for (const id of inbound) {
-        const st = this.#inQos2.get(id);
-        if (st === 2) this.#inQos2.set(id, 1); // its record did land
-        else if (st !== 1) await store.deleteInbound(id);
+        const st = this.#in.qos2(id);
+        if (st === Qos2State.Recording) this.#in.markRecorded(id); // its record did land
+        else if (st !== Qos2State.Recorded) await store.deleteInbound(id);
       }
-      for (const [id, st] of this.#inQos2) {
-        if (st === 2 || (st === 1 && !inbound.has(id))) {
+      for (const [id, st] of [...this.#in.qos2States()]) {
+        if (st === Qos2State.Recording || (st === Qos2State.Recorded && !inbound.has(id))) {
           await store.putInbound(id);
-          this.#inQos2.set(id, 1);
+          this.#in.markRecorded(id);
         }
       }
     }
@@ -755,7 +708,65 @@ export class Client implements AsyncDisposable {
     this.#clientId = this.#o.clientId;
     this.#stats = this.#o.stats ? newStats() : null;
     this.#store = options.store;
-    this.#acks = new InboundAcks((slot) => this.#sendInboundAck(slot));
+    this.#out = new Outbound<OutEntry>({
+      write: (p) => {
+        const link = this.#link!;
+        link.writer.send(p);
+        if (p.type === PacketType.Publish) this.#noteAlias(link, p);
+      },
+      settle: (e, r) => r instanceof Error ? e.reject(r) : e.resolve(r as PublishResult),
+      persist: (op, e) => this.#persistOut(op, e),
+      unencodable: (e, error) =>
+        this.#log?.error("publish dropped: it no longer encodes", {
+          packetId: e.packet.packetId,
+          error: error.message,
+        }),
+      pumped: () => {
+        if (this.#blocked.size !== 0) this.#updateReading(this.#link);
+      },
+    });
+    this.#ids = this.#out.ids;
+    this.#in = new Inbound({
+      write: (p) => this.#link?.writer.send(p),
+      persist: (op, id) => this.#persistIn(op, id),
+    }, {
+      receiveMaximum: this.#o.receiveMaximum,
+      topicAliasMaximum: this.#o.inboundTopicAliasMaximum,
+    });
+  }
+
+  /** A store write the outbound session asks for (write-ahead); true when done. */
+  #persistOut(op: StoreOp, e: OutEntry): boolean {
+    const store = this.#store;
+    if (store === undefined) return true;
+    const id = e.packet.packetId as number;
+    if (op === StoreOp.Delete) {
+      this.#stored(() => store.deleteOutbound(id));
+      return true;
+    }
+    const stored = op === StoreOp.Put
+      ? this.#stored(() => store.putOutbound(id, e.packet), e)
+      : this.#stored(() => store.releaseOutbound(id));
+    if (stored === undefined) return true;
+    stored.then((ok) => {
+      if (ok) this.#out.stored(e);
+    });
+    return false;
+  }
+
+  /** A store write the inbound session asks for (write-ahead); true when done. */
+  #persistIn(op: InboundStoreOp, id: number): boolean {
+    const store = this.#store;
+    if (store === undefined) return true;
+    const stored = this.#stored(() =>
+      op === InboundStoreOp.Put ? store.putInbound(id) : store.deleteInbound(id)
+    );
+    if (stored === undefined) return true;
+    const connection = this.#in.connection;
+    stored.then((ok) => {
+      if (ok) this.#in.stored(op, id, connection);
+    });
+    return false;
   }
 
   /** The client identifier in effect: the broker-assigned one when it assigned one. */
@@ -781,9 +792,13 @@ export class Client implements AsyncDisposable {
   stats(): Stats {
     const s = this.#stats;
     if (s === null) return newStats();
+    const out = this.#out;
     return {
       ...s,
-      publishesInflight: this.#outbound.size,
+      publishesSent: s.publishesSent + out.sent,
+      publishesAcked: out.acked,
+      publishesReplayed: out.replayed,
+      publishesInflight: out.size,
       subscriptionsActive: this.#targets.size,
       subscriptionsBlocked: this.#blocked.size,
     };
@@ -936,16 +951,8 @@ export class Client implements AsyncDisposable {
     // disconnect() ends reject as before, but marked handled. An UNSUBSCRIBE needs no
     // answer any more: its subscription ended, which is what was asked.
     for (const p of this.#calls) p.catch(noop);
-    for (const e of this.#outbound.values()) {
-      if (e.abandoned) continue;
-      e.promise?.catch(noop);
-      e.reject(err);
-    }
-    for (let i = this.#pendingHead; i < this.#pending.length; i++) {
-      const e = this.#pending[i];
-      e.promise?.catch(noop);
-      e.reject(err);
-    }
+    for (const e of this.#out.all()) e.promise?.catch(noop);
+    this.#out.close(err);
     for (const r of this.#requests.values()) {
       if (r.packet.type === 10) {
         r.resolve({ type: 11, packetId: r.packet.packetId, reasonCodes: [] });
@@ -956,11 +963,6 @@ export class Client implements AsyncDisposable {
     clearTimeout(this.#watchTimer);
     this.#watchTimer = undefined;
     for (const id of [...this.#dropLog.keys()]) this.#endDropLog(id);
-    this.#outbound.clear();
-    this.#pending = [];
-    this.#pendingHead = 0;
-    this.#replay = [];
-    this.#replayHead = 0;
     this.#requests.clear();
     for (const { target } of this.#targets.values()) target.end();
     this.#targets.clear();
@@ -1238,7 +1240,6 @@ export class Client implements AsyncDisposable {
   #up(link: Link, info: ConnackInfo): void {
     link.connack = info;
     link.upAt = Date.now();
-    link.receiveMaximum = info.receiveMaximum;
     this.#connack = info;
     if (info.assignedClientIdentifier !== undefined) this.#clientId = info.assignedClientIdentifier;
     this.#firstConnectDone = true;
@@ -1252,22 +1253,14 @@ export class Client implements AsyncDisposable {
     }
     // Unanswered SUBSCRIBE / UNSUBSCRIBE go out again.
     for (const r of this.#requests.values()) link.writer.send(r.packet);
+    // The broker has no session: inbound QoS 2 state is void, subscriptions must be re-issued.
+    this.#in.connected(info.sessionPresent);
     if (!info.sessionPresent) {
-      // The broker has no session: inbound QoS 2 state is void, subscriptions must be re-issued.
-      this.#acks.clear();
-      this.#inQos2.clear();
-      this.#inQos2Received = 0;
       const store = this.#store;
       if (store !== undefined) this.#stored(() => store.clearInbound());
       this.#resubscribe(link);
     }
-    this.#replay = [];
-    this.#replayHead = 0;
-    for (const e of this.#outbound.values()) {
-      e.sent = false;
-      this.#replay.push(e);
-    }
-    this.#pump();
+    this.#out.connected(info);
     this.#emit({ type: "connected", connack: info });
     this.#startPool();
     this.#log?.info("mqtt connected", {
@@ -1352,11 +1345,8 @@ export class Client implements AsyncDisposable {
     if (this.#link !== link) return;
     this.#link = null;
     this.#releaseParked(true);
-    // A QoS 1 PUBLISH not yet acked on the lost connection comes again (DUP) if the
-    // session resumes, as a new delivery with its own slot; the old slot must neither
-    // count against Receive Maximum nor send a PUBACK that could ack a newer message
-    // reusing its packet identifier. (QoS 2 slots stay: #inQos2 ties a redelivery to them.)
-    this.#acks.cancelQos1();
+    this.#out.disconnected();
+    this.#in.disconnected();
     const wasUp = link.connack !== null;
     if (!wasUp || byUser) return;
     // An established connection was lost.
@@ -1546,7 +1536,7 @@ export class Client implements AsyncDisposable {
     // stream while one publish waits) gets a few pings, never a stream of them.
     if (
       w.appended === link.rxMark && !link.nudging && link.nudgeBudget > 0 &&
-      link.connack !== null && (link.window > 0 || this.#requests.size > 0)
+      link.connack !== null && (this.#out.window > 0 || this.#requests.size > 0)
     ) {
       link.nudging = true;
       link.nudgeHops = NUDGE_HOPS;
@@ -1577,7 +1567,7 @@ export class Client implements AsyncDisposable {
     }
     link.nudging = false;
     if (link.closed || link.halted || link.writer.appended !== link.rxMark) return;
-    if (link.window === 0 && this.#requests.size === 0) return;
+    if (this.#out.window === 0 && this.#requests.size === 0) return;
     link.nudgeBudget--;
     link.writer.sendBytes(PINGREQ_BYTES);
     if (link.pingDeadline === 0) link.pingDeadline = Date.now() + this.#o.pingTimeoutMs;
@@ -1591,7 +1581,7 @@ export class Client implements AsyncDisposable {
    */
   #updateReading(link: Link | null): void {
     if (link === null || link.closed || link.connack === null) return;
-    const pause = this.#blocked.size > 0 && link.window === 0 && this.#requests.size === 0 &&
+    const pause = this.#blocked.size > 0 && this.#out.window === 0 && this.#requests.size === 0 &&
       link.reauth === undefined;
     if (pause === link.paused) return;
     link.paused = pause;
@@ -1655,7 +1645,7 @@ export class Client implements AsyncDisposable {
       if (r === undefined) report.set(token, { count: 1, slot });
       else r.count++;
     };
-    for (let s = this.#acks.head; s !== null; s = s.next) {
+    for (let s = this.#in.acks.head; s !== null; s = s.next) {
       if (s.done || s.owners === null) continue;
       if (now - s.at < limit) {
         next = s.at + limit; // later slots arrived later
@@ -1663,7 +1653,7 @@ export class Client implements AsyncDisposable {
       }
       if (s.warned) continue;
       s.warned = true;
-      const d = s.delivered;
+      const d = s.delivered as Message | Message[] | null;
       if (Array.isArray(d)) {
         const owners = s.owners as SubscriptionToken[];
         for (let i = 0; i < d.length; i++) if (!d[i].acked) note(owners[i], s);
@@ -1683,7 +1673,7 @@ export class Client implements AsyncDisposable {
           subscription: token.id,
           filters: token.filters.map((f) => f.topic),
           count,
-          topic: slot.delivered === null ? undefined : firstOf(slot.delivered).topic,
+          topic: slot.delivered === null ? undefined : firstOf(slot.delivered as Message).topic,
           packetId: slot.packetId,
           ageMs,
         },
@@ -1693,7 +1683,7 @@ export class Client implements AsyncDisposable {
           type: "unacked",
           token,
           count,
-          topic: slot.delivered === null ? "" : firstOf(slot.delivered).topic,
+          topic: slot.delivered === null ? "" : firstOf(slot.delivered as Message).topic,
           packetId: slot.packetId,
           ageMs,
         });
@@ -1800,14 +1790,27 @@ export class Client implements AsyncDisposable {
     switch (p.type) {
       case 3:
         return this.#onPublish(link, p);
-      case 4:
-        return this.#onPuback(link, p.packetId, p.reasonCode ?? 0, p.properties);
-      case 5:
-        return this.#onPubrec(link, p.packetId, p.reasonCode ?? 0, p.properties);
-      case 6:
-        return this.#onPubrel(link, p.packetId);
-      case 7:
-        return this.#onPubcomp(link, p.packetId, p.reasonCode ?? 0, p.properties);
+      case PacketType.Puback:
+        link.nudgeBudget = NUDGES;
+        if (!this.#out.onPuback(p.packetId, p.reasonCode ?? 0, p.properties)) {
+          this.#log?.debug("PUBACK for an unknown packet id", { packetId: p.packetId });
+        }
+        return;
+      case PacketType.Pubrec:
+        link.nudgeBudget = NUDGES;
+        return this.#out.onPubrec(p.packetId, p.reasonCode ?? 0, p.properties);
+      case PacketType.Pubrel:
+        return this.#in.onPubrel(p.packetId);
+      case PacketType.Pubcomp: {
+        link.nudgeBudget = NUDGES;
+        const r = this.#out.onPubcomp(p.packetId, p.reasonCode ?? 0, p.properties);
+        if (r === false) {
+          this.#log?.debug("PUBCOMP for an unknown packet id", { packetId: p.packetId });
+        } else if (r !== true) {
+          this.#protocolFailure(link, r.reasonCode!, r);
+        }
+        return;
+      }
       case 9:
       case 11:
         return this.#onRequestAck(link, p);
@@ -1973,57 +1976,24 @@ export class Client implements AsyncDisposable {
     const st = this.#stats;
     if (st !== null) st.inboundPublishes++;
     const props = p.properties as PublishProperties;
-    let topic = p.topic;
-    const alias = props.topicAlias;
-    if (alias !== undefined) {
-      // Topic aliases beyond what we advertised are answered with 0x94 (§3.3.2.3.4).
-      if (alias > this.#o.inboundTopicAliasMaximum) {
-        return this.#protocolFailure(
-          link,
-          0x94,
-          new MqttError("protocol-error", `topic alias ${alias} exceeds our maximum`, {
-            reasonCode: 0x94,
-          }),
-        );
+    const inb = this.#in;
+    const verdict = inb.receive(p);
+    if (verdict !== Verdict.Deliver) {
+      if (verdict === Verdict.Duplicate) return;
+      if (verdict === Verdict.Violation) {
+        const err = inb.violation!;
+        return this.#protocolFailure(link, err.reasonCode!, err);
       }
-      const map = link.inAliases ??= new Map();
-      if (topic.length > 0) {
-        map.set(alias, topic);
-      } else {
-        const known = map.get(alias);
-        if (known === undefined) {
-          return this.#protocolFailure(
-            link,
-            0x82,
-            new MqttError("protocol-error", `topic alias ${alias} was never set`, {
-              reasonCode: 0x82,
-            }),
-          );
-        }
-        topic = known;
-      }
+      this.#receiveMaximumExceeded(link, inb.inFlight + 1);
     }
+    const topic = inb.topic;
     const qos = p.qos;
     const id = p.packetId as number;
-    if (qos === 2) {
-      const s = this.#inQos2.get(id);
-      if (s !== undefined) {
-        // A re-delivery of a QoS 2 message we already have: never deliver it twice.
-        // (State 2: the PUBREC goes out once the store has recorded the message.)
-        if (s === 1) link.writer.send({ type: 5, packetId: id });
-        return;
-      }
-    }
-    if (qos > 0) {
-      const inFlight = this.#acks.length + this.#inQos2Received;
-      if (inFlight >= this.#o.receiveMaximum) this.#receiveMaximumExceeded(link, inFlight + 1);
-    }
     const n = this.#match(topic, props.subscriptionIdentifiers);
     if (n === 0 && qos > 0 && this.#parkUntil > 0 && this.#parked.length < PARK_MAX) {
       // A resumed session delivers its queued messages before the application had a
       // chance to subscribe: hold them (unacked) for a subscription to claim.
-      if (qos === 2) this.#inQos2.set(id, 0);
-      const slot = this.#acks.add(id, qos, 1);
+      const slot = inb.accept(id, qos, 1, link.lastRx);
       this.#parked.push(new Message(topic, p.payload, qos, p.retain, p.dup, id, props, slot));
       return;
     }
@@ -2037,9 +2007,7 @@ export class Client implements AsyncDisposable {
       }
       return;
     }
-    if (qos === 2) this.#inQos2.set(id, 0);
-    const slot = this.#acks.add(id, qos, n);
-    slot.at = link.lastRx;
+    const slot = inb.accept(id, qos, n, link.lastRx);
     if (n === 1) {
       const t = targets[0];
       targets[0] = undefined as never;
@@ -2144,46 +2112,6 @@ export class Client implements AsyncDisposable {
       t.mark = epoch;
       this.#scratch[this.#count++] = t;
     }
-  }
-
-  #sendInboundAck(slot: InboundSlot): void {
-    const link = this.#link;
-    if (slot.qos === 2) {
-      const id = slot.packetId;
-      this.#inQos2Received++;
-      const store = this.#store;
-      // Write-ahead: the inbound QoS 2 is recorded before PUBREC.
-      const stored = store === undefined ? undefined : this.#stored(() => store.putInbound(id));
-      if (stored === undefined) {
-        this.#inQos2.set(id, 1);
-        link?.writer.send({ type: 5, packetId: id });
-      } else {
-        this.#inQos2.set(id, 2);
-        stored.then((ok) => {
-          if (!ok || this.#inQos2.get(id) !== 2) return;
-          this.#inQos2.set(id, 1);
-          this.#link?.writer.send({ type: 5, packetId: id });
-        });
-      }
-    } else {
-      link?.writer.send({ type: 4, packetId: slot.packetId });
-    }
-  }
-
-  #onPubrel(link: Link, id: number): void {
-    const s = this.#inQos2.get(id);
-    if (s === 1) {
-      this.#inQos2.delete(id);
-      this.#inQos2Received--;
-      const store = this.#store;
-      const stored = store === undefined ? undefined : this.#stored(() => store.deleteInbound(id));
-      if (stored === undefined) link.writer.send({ type: 7, packetId: id });
-      else stored.then((ok) => ok && !link.closed && link.writer.send({ type: 7, packetId: id }));
-    } else if (s === undefined) {
-      link.writer.send({ type: 7, packetId: id, reasonCode: 0x92 }); // Packet Identifier not found
-    }
-    // s === 0 or 2: no PUBREC yet (not acked, or not recorded); the broker repeats PUBREL
-    // after PUBREC.
   }
 
   // -------------------------------------------------------------------------
@@ -2304,20 +2232,6 @@ export class Client implements AsyncDisposable {
     }
   }
 
-  #checkSize(packet: Packet): MqttError | undefined {
-    const max = this.#connack?.maximumPacketSize;
-    if (max === undefined) return undefined;
-    const n = packetLength(packet);
-    if (n > max) {
-      return new MqttError(
-        "packet-too-large",
-        `packet of ${n} bytes exceeds the broker's maximum of ${max}`,
-        { reasonCode: 0x95 },
-      );
-    }
-    return undefined;
-  }
-
   #publish0(
     link: Link,
     packet: PublishPacket,
@@ -2325,7 +2239,7 @@ export class Client implements AsyncDisposable {
   ): Promise<PublishResult> {
     const w = link.writer;
     try {
-      const big = this.#checkSize(packet);
+      const big = sizeError(packet, this.#connack);
       if (big !== undefined) return Promise.reject(big);
       if (w.full) {
         if (this.#o.writeOverflowPolicy === "drop-newest") {
@@ -2391,32 +2305,27 @@ export class Client implements AsyncDisposable {
   #publishQoS(packet: PublishPacket, signal: AbortSignal | undefined): Promise<PublishResult> {
     try {
       // Validate now (with a stand-in packet id): a bad packet never enters the session.
-      packet.packetId = 1;
-      const big = this.#checkSize(packet);
+      const big = sizeError(packet, this.#connack);
       if (big !== undefined) return Promise.reject(big);
-      if (this.#connack?.maximumPacketSize === undefined) packetLength(packet);
+      if (this.#connack?.maximumPacketSize === undefined) {
+        packet.packetId = 1;
+        try {
+          packetLength(packet);
+        } finally {
+          packet.packetId = undefined;
+        }
+      }
     } catch (err) {
       return Promise.reject(err);
-    } finally {
-      packet.packetId = undefined;
     }
-    let entry!: OutEntry;
+    const entry = newFlow(packet, this.#connack) as OutEntry;
     const promise = new Promise<PublishResult>((resolve, reject) => {
-      entry = {
-        packet,
-        state: 0,
-        sent: false,
-        resolve,
-        reject,
-        abandoned: false,
-        checkedBy: this.#connack,
-      };
+      entry.resolve = resolve;
+      entry.reject = reject;
       if (signal !== undefined) {
         const onAbort = () => {
-          entry.abandoned = true;
-          // Not yet handed to the session: it never goes out.
-          const i = this.#pending.indexOf(entry, this.#pendingHead);
-          if (i >= 0) this.#pending.splice(i, 1);
+          // Not yet handed to the session: it never goes out; else it completes unseen.
+          this.#out.abandon(entry);
           reject(signal.reason);
         };
         signal.addEventListener("abort", onAbort, { once: true });
@@ -2429,274 +2338,10 @@ export class Client implements AsyncDisposable {
           reject(e);
         };
       }
-      this.#pending.push(entry);
     });
     entry.promise = promise;
-    this.#pump();
+    this.#out.submit(entry);
     return promise;
-  }
-
-  #allocId(): number {
-    if (this.#idsInUse >= 65535) return 0;
-    let id = this.#nextId;
-    while (this.#ids[id] !== 0) id = id === 65535 ? 1 : id + 1;
-    this.#ids[id] = 1;
-    this.#idsInUse++;
-    this.#nextId = id === 65535 ? 1 : id + 1;
-    return id;
-  }
-
-  #freeId(id: number): void {
-    if (this.#ids[id] === 0) return;
-    this.#ids[id] = 0;
-    this.#idsInUse--;
-  }
-
-  /** Sends replays, then pending publishes, while the broker's window has room. */
-  #pump(): void {
-    const link = this.#link;
-    if (link === null || link.connack === null || link.closed) return;
-    const st = this.#stats;
-    while (link.window < link.receiveMaximum) {
-      let e: OutEntry | undefined;
-      if (this.#replayHead < this.#replay.length) {
-        e = this.#replay[this.#replayHead];
-        this.#replay[this.#replayHead++] = undefined as never;
-        if (this.#replayHead === this.#replay.length) {
-          this.#replay = [];
-          this.#replayHead = 0;
-        }
-        const id = e.packet.packetId as number;
-        if (this.#outbound.get(id) !== e) continue; // completed meanwhile
-        e.sent = true;
-        link.window++;
-        if (st !== null) st.publishesReplayed++;
-        if (e.state === 1) {
-          link.writer.send({ type: 6, packetId: id });
-        } else {
-          e.packet.dup = e.unsent !== true;
-          this.#stripAlias(e.packet);
-          const limit = this.#recheck(e);
-          if (limit !== undefined) this.#failFlow(link, id, e, limit);
-          else this.#sendFlow(link, id, e);
-        }
-        continue;
-      }
-      if (this.#pendingHead >= this.#pending.length) break;
-      e = this.#pending[this.#pendingHead];
-      const limit = this.#recheck(e);
-      const id = limit === undefined ? this.#allocId() : 0;
-      if (limit === undefined && id === 0) break;
-      this.#pending[this.#pendingHead++] = undefined as never;
-      if (this.#pendingHead === this.#pending.length) {
-        this.#pending = [];
-        this.#pendingHead = 0;
-      }
-      if (limit !== undefined) {
-        if (!e.abandoned) e.reject(limit);
-        continue;
-      }
-      e.packet.packetId = id;
-      this.#outbound.set(id, e);
-      e.sent = true;
-      link.window++;
-      e.unsent = true; // until #sendFlow hands it to the writer
-      const store = this.#store;
-      if (store !== undefined) {
-        // Write-ahead: the PUBLISH is stored before it reaches the socket.
-        const stored = this.#stored(() => store.putOutbound(id, e.packet), e);
-        if (stored !== undefined) {
-          stored.then((ok) => {
-            if (ok && this.#link === link && !link.closed && this.#outbound.get(id) === e) {
-              if (this.#sendFlow(link, id, e)) this.#noteAlias(link, e.packet);
-            }
-          });
-          if (st !== null) st.publishesSent++;
-          continue;
-        }
-        if (this.#outbound.get(id) !== e) continue; // the store refused it synchronously
-      }
-      if (!this.#sendFlow(link, id, e)) continue;
-      this.#noteAlias(link, e.packet);
-      if (st !== null) st.publishesSent++;
-    }
-    if (this.#blocked.size !== 0) this.#updateReading(link);
-  }
-
-  /**
-   * Writes a session PUBLISH. It was validated when published, but the
-   * application may have changed its `properties` object since: a packet that
-   * no longer encodes ends its own flow with the encoder's error (and leaves
-   * the store) instead of breaking the connection, or every reconnect for a
-   * replay.
-   */
-  #sendFlow(link: Link, id: number, e: OutEntry): boolean {
-    try {
-      link.writer.send(e.packet);
-      e.unsent = false;
-      return true;
-    } catch (err) {
-      const error = toError(err);
-      this.#log?.error("publish dropped: it no longer encodes", {
-        packetId: id,
-        error: error.message,
-      });
-      this.#failFlow(link, id, e, error);
-      return false;
-    }
-  }
-
-  /** Ends a session flow that cannot be sent: frees its id, leaves the store, rejects. */
-  #failFlow(link: Link, id: number, e: OutEntry, error: Error): void {
-    this.#outbound.delete(id);
-    this.#freeId(id);
-    if (e.sent && link.window > 0) link.window--;
-    const store = this.#store;
-    if (store !== undefined) this.#stored(() => store.deleteOutbound(id));
-    if (!e.abandoned) e.reject(error);
-  }
-
-  /**
-   * A flow accepted while disconnected or under an earlier CONNACK is checked
-   * against the current one before it is sent (only then: publish() checked it
-   * under the CONNACK it recorded). Returns why it may not be sent; drops a
-   * topic alias above the current Topic Alias Maximum (the topic is kept).
-   */
-  #recheck(e: OutEntry): MqttError | undefined {
-    const connack = this.#connack;
-    if (e.checkedBy === connack) return undefined;
-    e.checkedBy = connack;
-    const limit = this.#limitError(e.packet);
-    const alias = e.packet.properties?.topicAlias;
-    if (limit === undefined && alias !== undefined && alias > (connack?.topicAliasMaximum ?? 0)) {
-      this.#stripAlias(e.packet);
-    }
-    return limit;
-  }
-
-  /**
-   * Why the current CONNACK forbids `packet` (Maximum QoS, Retain Available,
-   * Maximum Packet Size), or undefined.
-   */
-  #limitError(packet: PublishPacket): MqttError | undefined {
-    const connack = this.#connack;
-    if (connack === null) return undefined;
-    if (packet.qos > connack.maximumQoS) {
-      return new MqttError("qos-not-supported", `broker supports QoS up to ${connack.maximumQoS}`, {
-        reasonCode: 0x9b,
-      });
-    }
-    if (packet.retain && !connack.retainAvailable) {
-      return new MqttError("retain-not-supported", "broker does not support retained messages", {
-        reasonCode: 0x9a,
-      });
-    }
-    if (connack.maximumPacketSize === undefined) return undefined;
-    if (packet.packetId !== undefined) return this.#checkSize(packet);
-    packet.packetId = 1; // a stand-in: a queued publish has no identifier yet
-    try {
-      return this.#checkSize(packet);
-    } finally {
-      packet.packetId = undefined;
-    }
-  }
-
-  #stripAlias(p: PublishPacket): void {
-    const pr = p.properties;
-    if (pr?.topicAlias !== undefined) {
-      const { topicAlias: _a, ...rest } = pr;
-      p.properties = rest;
-    }
-  }
-
-  #complete(link: Link, id: number, e: OutEntry, result: PublishResult | Error): void {
-    this.#outbound.delete(id);
-    this.#freeId(id);
-    const store = this.#store;
-    if (store !== undefined) this.#stored(() => store.deleteOutbound(id));
-    if (e.sent && link.window > 0) link.window--;
-    if (result instanceof Error) {
-      if (!e.abandoned) e.reject(result);
-    } else {
-      if (this.#stats !== null) this.#stats.publishesAcked++;
-      if (!e.abandoned) e.resolve(result);
-    }
-    this.#pump();
-  }
-
-  #result(rc: number, props: AckProperties | undefined): PublishResult {
-    const r: PublishResult = { reasonCode: rc };
-    if (
-      props !== undefined &&
-      (props.reasonString !== undefined || props.userProperties !== undefined)
-    ) {
-      r.properties = props;
-    }
-    return r;
-  }
-
-  #refused(rc: number, props: AckProperties | undefined): MqttError {
-    return new MqttError(
-      "publish-refused",
-      `broker refused the publish: reason 0x${rc.toString(16)}${
-        props?.reasonString ? ` (${props.reasonString})` : ""
-      }`,
-      { reasonCode: rc },
-    );
-  }
-
-  #onPuback(link: Link, id: number, rc: number, props: AckProperties | undefined): void {
-    link.nudgeBudget = NUDGES;
-    const e = this.#outbound.get(id);
-    if (e === undefined || e.packet.qos !== 1) {
-      this.#log?.debug("PUBACK for an unknown packet id", { packetId: id });
-      return;
-    }
-    this.#complete(link, id, e, rc >= 0x80 ? this.#refused(rc, props) : this.#result(rc, props));
-  }
-
-  #onPubrec(link: Link, id: number, rc: number, props: AckProperties | undefined): void {
-    link.nudgeBudget = NUDGES;
-    const e = this.#outbound.get(id);
-    if (e === undefined || e.packet.qos !== 2) {
-      link.writer.send({ type: 6, packetId: id, reasonCode: 0x92 }); // Packet Identifier not found
-      return;
-    }
-    if (rc >= 0x80) return this.#complete(link, id, e, this.#refused(rc, props));
-    e.state = 1;
-    e.recRc = rc;
-    e.packet.payload = EMPTY; // the payload is no longer needed once the broker has it
-    const store = this.#store;
-    const stored = store === undefined ? undefined : this.#stored(() => store.releaseOutbound(id));
-    if (stored === undefined) link.writer.send({ type: 6, packetId: id });
-    else {
-      stored.then((ok) => {
-        if (ok && !link.closed && this.#outbound.get(id) === e) {
-          link.writer.send({ type: 6, packetId: id });
-        }
-      });
-    }
-  }
-
-  #onPubcomp(link: Link, id: number, rc: number, props: AckProperties | undefined): void {
-    link.nudgeBudget = NUDGES;
-    const e = this.#outbound.get(id);
-    if (e === undefined || e.packet.qos !== 2) {
-      this.#log?.debug("PUBCOMP for an unknown packet id", { packetId: id });
-      return;
-    }
-    if (e.state !== 1) {
-      // PUBCOMP answers PUBREL (§4.3.3); before it, delivery was never confirmed.
-      return this.#protocolFailure(
-        link,
-        0x82,
-        new MqttError("protocol-error", `PUBCOMP for packet ${id} before PUBREL`, {
-          reasonCode: 0x82,
-        }),
-      );
-    }
-    // 0x92 after PUBREC: the broker lost the flow but had the message; it was delivered.
-    this.#complete(link, id, e, this.#result(rc === 0 || rc === 0x92 ? (e.recRc ?? 0) : rc, props));
   }
 
   // -------------------------------------------------------------------------
@@ -2748,9 +2393,9 @@ export class Client implements AsyncDisposable {
       return;
     }
     this.#requests.delete(p.packetId);
-    this.#freeId(p.packetId);
+    this.#ids.free(p.packetId);
     req.resolve(p);
-    this.#pump();
+    this.#out.pump();
   }
 
   #normalize(filters: TopicFilterInput[]): (TopicFilter & { qos: QoS })[] {
@@ -2869,7 +2514,7 @@ export class Client implements AsyncDisposable {
         });
       }
       if (subId !== 0) this.#bySubId.set(subId, sentStates);
-      const packetId = this.#allocId();
+      const packetId = this.#ids.alloc();
       let ack: SubackPacket;
       try {
         if (packetId === 0) throw new MqttError("protocol-error", "no free packet identifier");
@@ -2953,7 +2598,7 @@ export class Client implements AsyncDisposable {
       g.push(fs.filter);
     }
     for (const [subId, filters] of groups) {
-      const packetId = this.#allocId();
+      const packetId = this.#ids.alloc();
       if (packetId === 0) break;
       const packet = {
         type: 8 as const,
@@ -3152,7 +2797,7 @@ export class Client implements AsyncDisposable {
       }
       const empty = this.#dropTarget(token);
       if (empty.length === 0 || this.#state === CLOSED) return;
-      const packetId = this.#allocId();
+      const packetId = this.#ids.alloc();
       if (packetId === 0) throw new MqttError("protocol-error", "no free packet identifier");
       await this.#request({ type: 10, packetId, topics: empty }, options?.signal);
     });
