@@ -4,7 +4,7 @@
  * @module
  */
 
-import type { AckProperties, PublishProperties, QoS, UserProperty } from "../wire/types.ts";
+import type { QoS, UserProperty } from "../wire/types.ts";
 
 /**
  * What the broker said in CONNACK, with the specification's defaults filled in
@@ -106,56 +106,7 @@ export interface DisconnectOptions {
   userProperties?: UserProperty[];
 }
 
-/**
- * A message to publish.
- *
- * @example Usage
- * ```ts
- * import type { PublishOptions } from "@mqttv5/client";
- * const m: PublishOptions = { topic: "events/a", payload: "hello", qos: 1 };
- * ```
- */
-export interface PublishOptions {
-  /** Topic name (no wildcards). */
-  topic: string;
-  /**
-   * Payload; a string is encoded as UTF-8.
-   *
-   * @default {empty}
-   */
-  payload?: Uint8Array | string;
-  /**
-   * QoS.
-   *
-   * @default {0}
-   */
-  qos?: QoS;
-  /**
-   * Retain flag.
-   *
-   * @default {false}
-   */
-  retain?: boolean;
-  /** PUBLISH properties (`subscriptionIdentifiers` is inbound only). */
-  properties?: PublishProperties;
-}
-
-/**
- * The outcome of a publish: the broker's reason code (0 for QoS 0) and ack
- * properties.
- *
- * @example Usage
- * ```ts
- * import type { PublishResult } from "@mqttv5/client";
- * const noSubscribers = (r: PublishResult) => r.reasonCode === 0x10;
- * ```
- */
-export interface PublishResult {
-  /** PUBACK / PUBREC reason code; 0 at QoS 0. */
-  reasonCode: number;
-  /** Ack properties, when the broker sent any. */
-  properties?: AckProperties;
-}
+export type { PublishOptions, PublishResult } from "../session/publish.ts";
 
 /**
  * One topic filter with its subscription options.

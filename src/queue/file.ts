@@ -77,36 +77,23 @@
  * @module
  */
 
-import type { PublishOptions } from "../client/types.ts";
+import { abortable } from "../_internal/async.ts";
+import { errorMessage } from "../_internal/error.ts";
 import { MqttError } from "../errors.ts";
-import { FRAME_HEAD, getU32, putU32, readFrame, sealFrame } from "../store/_frame.ts";
+import { type DirLock, type FileHandle, joinPath, runtimeFs, type StoreFs } from "../store/_fs.ts";
 import {
-  type DirLock,
-  type FileHandle,
-  joinPath,
-  LockHeldError,
-  runtimeFs,
-  type StoreFs,
-} from "../store/_fs.ts";
-import { encodePacketInto, PacketDecoder, packetLength } from "../wire/mod.ts";
-import type { PublishPacket, PublishProperties } from "../wire/mod.ts";
-import type {
-  PublisherQueue,
-  QueueBatch,
-  QueueCallOptions,
-  QueueEntry,
-  QueueToken,
-} from "./publisher.ts";
+  concat,
+  hasMagic,
+  openLocked,
+  preserveDamaged,
+  RecordLog,
+  recoveryOf,
+} from "../store/_log.ts";
+import { ackFrame, enqueueFrame, MAGIC, scanSegment, SEGMENT_RE, segmentName } from "./_segment.ts";
+import type { PublisherQueue, QueueCallOptions } from "./types.ts";
+import type { QueueBatch, QueueEntry, QueueToken } from "./types.ts";
 
-export type {
-  PublisherQueue,
-  QueueBatch,
-  QueueCallOptions,
-  QueueEntry,
-  QueueToken,
-} from "./publisher.ts";
-export type { PublishOptions } from "../client/types.ts";
-export type { PublishProperties, QoS, UserProperty } from "../wire/mod.ts";
+export type * from "./types.ts";
 export { runtimeFs } from "../store/_fs.ts";
 export type {
   DirLock,
@@ -218,226 +205,10 @@ export interface FilePublisherQueueStats {
   entries: number;
 }
 
-const MAGIC = new Uint8Array([0x4d, 0x51, 0x35, 0x51, 0x53, 0x45, 0x47, 0x01]); // "MQ5QSEG" 1
-const OP_ENQUEUE = 1;
-const OP_ACK = 2;
-/** op + seq + enqueuedAt + id length. */
-const ENQ_FIXED = 1 + 8 + 8 + 1;
-/** Largest body: the fixed part, a 255-byte id, the largest MQTT packet. */
-const MAX_BODY = ENQ_FIXED + 255 + 268_435_460;
-const SEGMENT_RE = /^seg-(\d{16})\.log$/;
-const RESOLVED: Promise<void> = Promise.resolve();
-const encoder = new TextEncoder();
-const decoder = new TextDecoder("utf-8", { fatal: true });
-
-function segmentName(firstSeq: number): string {
-  return `seg-${String(firstSeq).padStart(16, "0")}.log`;
-}
-
-function putSeq(b: Uint8Array, at: number, seq: number): void {
-  putU32(b, at, seq >>> 0);
-  putU32(b, at + 4, Math.floor(seq / 0x1_0000_0000));
-}
-
-function getSeq(b: Uint8Array, at: number): number {
-  return getU32(b, at) + getU32(b, at + 4) * 0x1_0000_0000;
-}
-
-function message(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
-}
+const NOUN = "publisher queue";
 
 function closedError(dir: string): MqttError {
   return new MqttError("queue-closed", `The publisher queue in ${dir} is closed`);
-}
-
-/**
- * Encodes an enqueue record; returns it with the entry as the queue keeps it
- * in memory (its payload a view of the record).
- */
-function enqueueFrame(seq: number, entry: QueueEntry): { frame: Uint8Array; kept: QueueEntry } {
-  if (entry === null || typeof entry !== "object") {
-    throw new TypeError("Cannot enqueue: the entry must be an object");
-  }
-  const p = entry.publish;
-  if (p === null || typeof p !== "object" || typeof p.topic !== "string") {
-    throw new TypeError("Cannot enqueue: entry.publish must be an object with a string topic");
-  }
-  if (typeof entry.enqueuedAt !== "number" || !Number.isFinite(entry.enqueuedAt)) {
-    throw new TypeError(
-      `Cannot enqueue: entry.enqueuedAt must be a finite number, got ${String(entry.enqueuedAt)}`,
-    );
-  }
-  if (entry.id !== undefined && typeof entry.id !== "string") {
-    throw new TypeError("Cannot enqueue: entry.id must be a string");
-  }
-  const id = entry.id === undefined ? new Uint8Array(0) : encoder.encode(entry.id);
-  if (id.length > 255) {
-    throw new RangeError(`Cannot enqueue: entry.id takes ${id.length} bytes, at most 255 fit`);
-  }
-  const raw = p.payload;
-  const payload = raw === undefined
-    ? new Uint8Array(0)
-    : typeof raw === "string"
-    ? encoder.encode(raw)
-    : raw;
-  if (!(payload instanceof Uint8Array)) {
-    throw new TypeError("Cannot enqueue: the payload must be a Uint8Array or a string");
-  }
-  const qos = p.qos ?? 0;
-  const properties = p.properties === undefined ? undefined : copyProperties(p.properties);
-  const packet: PublishPacket = {
-    type: 3,
-    topic: p.topic,
-    payload,
-    qos,
-    retain: p.retain === true,
-    dup: false,
-    properties,
-  };
-  if (qos > 0) packet.packetId = 1;
-  const head = FRAME_HEAD + ENQ_FIXED + id.length;
-  const frame = new Uint8Array(head + packetLength(packet));
-  frame[FRAME_HEAD] = OP_ENQUEUE;
-  putSeq(frame, FRAME_HEAD + 1, seq);
-  new DataView(frame.buffer).setFloat64(FRAME_HEAD + 9, entry.enqueuedAt, true);
-  frame[FRAME_HEAD + 17] = id.length;
-  frame.set(id, FRAME_HEAD + ENQ_FIXED);
-  encodePacketInto(packet, frame, head);
-  sealFrame(frame);
-  const publish: PublishOptions = {
-    topic: p.topic,
-    payload: frame.subarray(frame.length - payload.length),
-    qos,
-  };
-  if (p.retain === true) publish.retain = true;
-  if (properties !== undefined && Object.keys(properties).length > 0) {
-    publish.properties = properties;
-  }
-  const kept: QueueEntry = { publish, enqueuedAt: entry.enqueuedAt };
-  if (entry.id !== undefined) kept.id = entry.id;
-  return { frame, kept };
-}
-
-function copyProperties(p: PublishProperties): PublishProperties {
-  const c: PublishProperties = { ...p };
-  if (p.userProperties !== undefined) c.userProperties = p.userProperties.map(([k, v]) => [k, v]);
-  if (p.correlationData !== undefined) c.correlationData = p.correlationData.slice();
-  if (p.subscriptionIdentifiers !== undefined) {
-    c.subscriptionIdentifiers = [...p.subscriptionIdentifiers];
-  }
-  return c;
-}
-
-function ackFrame(seqs: number[]): Uint8Array {
-  const frame = new Uint8Array(FRAME_HEAD + 5 + 8 * seqs.length);
-  frame[FRAME_HEAD] = OP_ACK;
-  putU32(frame, FRAME_HEAD + 1, seqs.length);
-  let at = FRAME_HEAD + 5;
-  for (const s of seqs) {
-    putSeq(frame, at, s);
-    at += 8;
-  }
-  return sealFrame(frame);
-}
-
-function concat(parts: Uint8Array[], total: number): Uint8Array {
-  if (parts.length === 1) return parts[0];
-  const out = new Uint8Array(total);
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
-
-/** A segment as read from disk. */
-interface Scan {
-  /** Live entries (enqueued, not acknowledged) in order; values only when decoded entries were asked for. */
-  live: Map<number, QueueEntry | null>;
-  /** Enqueue records in the segment. */
-  total: number;
-  /** The highest sequence number seen. */
-  maxSeq: number;
-  /** Bytes up to the end of the last good record. */
-  validLength: number;
-  bad: { reason: string; middle: boolean } | undefined;
-}
-
-function isZero(bytes: Uint8Array): boolean {
-  for (let i = 0; i < bytes.length; i++) if (bytes[i] !== 0) return false;
-  return true;
-}
-
-/** Reads a segment's records (after the header); stops at the first bad one. */
-function scan(bytes: Uint8Array, firstSeq: number, keep: boolean): Scan {
-  const live = new Map<number, QueueEntry | null>();
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const n = bytes.length;
-  let pd = new PacketDecoder();
-  let pos = MAGIC.length;
-  let total = 0;
-  let maxSeq = firstSeq - 1;
-  let bad: Scan["bad"];
-  while (pos < n) {
-    const frame = readFrame(bytes, pos, 5, MAX_BODY);
-    if (frame.bad !== undefined) {
-      bad = frame.bad;
-      break;
-    }
-    const { body, end } = frame;
-    const len = body.length;
-    const op = body[0];
-    if (op === OP_ENQUEUE && len > ENQ_FIXED) {
-      const seq = getSeq(body, 1);
-      const idLen = body[17];
-      if (seq <= maxSeq || !Number.isSafeInteger(seq) || ENQ_FIXED + idLen >= len) {
-        bad = { reason: `malformed enqueue record (sequence ${seq})`, middle: true };
-        break;
-      }
-      let entry: QueueEntry | undefined;
-      try {
-        const enqueuedAt = view.getFloat64(pos + FRAME_HEAD + 9, true);
-        const id = idLen === 0
-          ? undefined
-          : decoder.decode(body.subarray(ENQ_FIXED, ENQ_FIXED + idLen));
-        const packets = pd.push(body.subarray(ENQ_FIXED + idLen));
-        const p = packets[0];
-        if (packets.length === 1 && pd.buffered === 0 && p.type === 3) {
-          const publish: PublishOptions = { topic: p.topic, payload: p.payload, qos: p.qos };
-          if (p.retain) publish.retain = true;
-          if (p.properties !== undefined && Object.keys(p.properties).length > 0) {
-            publish.properties = p.properties;
-          }
-          entry = { publish, enqueuedAt };
-          if (id !== undefined) entry.id = id;
-        }
-      } catch {
-        entry = undefined;
-      }
-      if (entry === undefined) {
-        pd = new PacketDecoder();
-        bad = { reason: `undecodable message in the record of sequence ${seq}`, middle: true };
-        break;
-      }
-      live.set(seq, keep ? entry : null);
-      total++;
-      maxSeq = seq;
-    } else if (op === OP_ACK && len === 5 + 8 * getU32(body, 1)) {
-      const count = getU32(body, 1);
-      for (let i = 0; i < count; i++) live.delete(getSeq(body, 5 + 8 * i));
-    } else {
-      bad = { reason: `malformed record (type ${op}, ${len} bytes)`, middle: true };
-      break;
-    }
-    pos = end;
-  }
-  if (bad !== undefined && bad.middle && isZero(bytes.subarray(pos))) {
-    // A crash can leave the end of a file allocated but never written.
-    bad = { reason: `zero-filled tail (${bad.reason})`, middle: false };
-  }
-  return { live, total, maxSeq, validLength: pos, bad };
 }
 
 interface Segment {
@@ -469,33 +240,8 @@ interface SegmentWrite {
   acks: number[];
 }
 
-interface Batch {
-  writes: Map<Segment, SegmentWrite>;
-  promise: Promise<void>;
-  resolve: () => void;
-  reject: (err: unknown) => void;
-}
-
-function newBatch(): Batch {
-  let resolve!: () => void;
-  let reject!: (err: unknown) => void;
-  const promise = new Promise<void>((res, rej) => {
-    resolve = res;
-    reject = rej;
-  });
-  promise.catch(() => {});
-  return { writes: new Map(), promise, resolve, reject };
-}
-
-function race<T>(p: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
-  if (signal === undefined) return p;
-  if (signal.aborted) return Promise.reject(signal.reason);
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(signal.reason);
-    signal.addEventListener("abort", onAbort, { once: true });
-    p.then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
-  });
-}
+/** What one batch writes, segment by segment. */
+type Batch = Map<Segment, SegmentWrite>;
 
 /**
  * A crash-safe {@linkcode PublisherQueue} in a directory of append-only
@@ -519,7 +265,6 @@ function race<T>(p: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
 export class FilePublisherQueue implements PublisherQueue, AsyncDisposable {
   readonly #fs: StoreFs;
   readonly #dir: string;
-  readonly #lock: DirLock;
   readonly #fsync: boolean;
   readonly #segmentBytes: number;
   readonly #cacheSegments: number;
@@ -530,12 +275,7 @@ export class FilePublisherQueue implements PublisherQueue, AsyncDisposable {
   #nextSeq: number;
   #len = 0;
 
-  #pending: Batch | undefined;
-  #inflight: Batch | undefined;
-  #draining: Promise<void> | undefined;
-  #failed: MqttError | undefined;
-  #closed = false;
-  #closing: Promise<void> | undefined;
+  readonly #writer: RecordLog<Batch>;
 
   #stats = { commits: 0, fsyncs: 0, records: 0, segmentsDeleted: 0, segmentLoads: 0 };
 
@@ -550,7 +290,6 @@ export class FilePublisherQueue implements PublisherQueue, AsyncDisposable {
   ) {
     this.#fs = fs;
     this.#dir = dir;
-    this.#lock = lock;
     this.#fsync = options?.fsync ?? true;
     this.#segmentBytes = options?.segmentBytes ?? 4 * 1024 * 1024;
     this.#cacheSegments = options?.cacheSegments ?? 4;
@@ -559,6 +298,39 @@ export class FilePublisherQueue implements PublisherQueue, AsyncDisposable {
     this.#recovered = recovered;
     for (const s of segments) this.#len += s.live.size;
     if (segments.length === 0) this.#segments.push(this.#newSegment(nextSeq));
+    this.#writer = new RecordLog<Batch>({
+      fs,
+      dir,
+      lock,
+      noun: NOUN,
+      empty: () => new Map(),
+      write: (batch) => this.#commit(batch),
+      written: () =>
+        this.#reap().catch((err) => {
+          throw new MqttError(
+            "store-failed",
+            `Deleting an acknowledged segment in ${dir} failed (${errorMessage(err)})`,
+            { cause: err },
+          );
+        }),
+      failure: (err) =>
+        new MqttError(
+          "store-failed",
+          `Writing the publisher queue in ${dir} failed (${errorMessage(err)}); ` +
+            "it refuses every call until it is opened again",
+          { cause: err },
+        ),
+      abandonable: true,
+      files: () => {
+        const handles: FileHandle[] = [];
+        for (const s of this.#segments) {
+          if (s.handle === undefined) continue;
+          handles.push(s.handle);
+          s.handle = undefined;
+        }
+        return handles;
+      },
+    });
   }
 
   /**
@@ -595,27 +367,12 @@ export class FilePublisherQueue implements PublisherQueue, AsyncDisposable {
       throw new RangeError(`cacheSegments must be a positive integer, got ${String(cache)}`);
     }
     const fs = options?.fs ?? await runtimeFs();
-    let lock: DirLock;
-    try {
-      await fs.mkdirp(dir);
-      lock = await fs.lock(dir);
-    } catch (err) {
-      const why = err instanceof LockHeldError ? err.message : `${dir}: ${message(err)}`;
-      throw new MqttError("store-failed", `Cannot open the publisher queue: ${why}`, {
-        cause: err,
-      });
-    }
-    try {
-      return await FilePublisherQueue.#openLocked(fs, dir, lock, options);
-    } catch (err) {
-      await fs.unlock(lock).catch(() => {});
-      if (err instanceof MqttError) throw err;
-      throw new MqttError(
-        "store-failed",
-        `Cannot open the publisher queue in ${dir}: ${message(err)}`,
-        { cause: err },
-      );
-    }
+    return await openLocked(
+      fs,
+      dir,
+      NOUN,
+      (lock) => FilePublisherQueue.#openLocked(fs, dir, lock, options),
+    );
   }
 
   static async #openLocked(
@@ -644,19 +401,16 @@ export class FilePublisherQueue implements PublisherQueue, AsyncDisposable {
       const bytes = await fs.readFile(path);
       if (bytes === undefined) continue;
       maxSeq = Math.max(maxSeq, firstSeq - 1);
-      const headerOk = bytes.length >= MAGIC.length && MAGIC.every((b, i) => bytes[i] === b);
-      if (!headerOk) {
+      if (!hasMagic(bytes, MAGIC)) {
         const tornCreate = bytes.length < MAGIC.length && bytes.every((b, i) => MAGIC[i] === b);
         if (!tornCreate) {
-          const kept = path + ".corrupt";
-          await fs.writeFileAtomic(kept, bytes, { sync });
           const r: QueueRecovery = {
             segment: name,
             skippedBytes: bytes.length,
             reason: "not a queue segment (bad header)",
             offset: 0,
-            preservedAs: kept,
           };
+          await preserveDamaged(fs, path, bytes, r, true, sync);
           recovered.push(r);
           options?.onCorruption?.(r);
         }
@@ -664,25 +418,17 @@ export class FilePublisherQueue implements PublisherQueue, AsyncDisposable {
         continue;
       }
       const keep = loaded < cacheSegments;
-      const s = scan(bytes, firstSeq, keep);
+      const s = scanSegment(bytes, firstSeq, keep);
       maxSeq = Math.max(maxSeq, s.maxSeq);
       let size = bytes.length;
-      if (s.bad !== undefined) {
-        const r: QueueRecovery = {
-          segment: name,
-          skippedBytes: bytes.length - s.validLength,
-          reason: `${s.bad.reason} at offset ${s.validLength}`,
-          offset: s.validLength,
-        };
-        if (s.bad.middle) {
-          const kept = path + ".corrupt";
-          await fs.writeFileAtomic(kept, bytes, { sync });
-          r.preservedAs = kept;
-        }
+      const damage = recoveryOf(s, bytes.length);
+      if (damage !== undefined) {
+        const r: QueueRecovery = { segment: name, ...damage };
+        await preserveDamaged(fs, path, bytes, r, s.bad?.middle === true, sync);
         recovered.push(r);
         options?.onCorruption?.(r);
-        await fs.writeFileAtomic(path, bytes.subarray(0, s.validLength), { sync });
-        size = s.validLength;
+        await fs.writeFileAtomic(path, bytes.subarray(0, s.end), { sync });
+        size = s.end;
       }
       if (keep && s.live.size > 0) loaded++;
       segments.push({
@@ -780,13 +526,11 @@ export class FilePublisherQueue implements PublisherQueue, AsyncDisposable {
     tail.total++;
     tail.pendingEnq++;
     tail.bytes += frame.length;
-    const batch = this.#pending ??= newBatch();
-    const w = this.#writeOf(batch, tail);
+    const w = this.#writeOf(this.#writer.gather(), tail);
     w.frames.push(frame);
     w.bytes += frame.length;
     w.added.push([seq, encoded.kept]);
-    this.#schedule();
-    return race(batch.promise, options?.signal);
+    return abortable(this.#writer.schedule(), options?.signal);
   }
 
   /**
@@ -819,7 +563,7 @@ export class FilePublisherQueue implements PublisherQueue, AsyncDisposable {
         if (attempt === 3) {
           throw new MqttError("store-failed", `${seg.name} does not hold the entries it should`);
         }
-        await race(this.#load(seg), options?.signal);
+        await abortable(this.#load(seg), options?.signal);
         const again = this.#unusable(undefined);
         if (again !== undefined) throw again;
       }
@@ -852,9 +596,9 @@ export class FilePublisherQueue implements PublisherQueue, AsyncDisposable {
     if (bad !== undefined) return Promise.reject(bad);
     const seg = typeof token === "number" ? this.#segmentOf(token) : undefined;
     if (seg === undefined || !seg.live.has(token as number)) {
-      return race(this.#barrier(), options?.signal);
+      return abortable(this.#writer.barrier(), options?.signal);
     }
-    return race(this.#remove(seg, token as number), options?.signal);
+    return abortable(this.#remove(seg, token as number), options?.signal);
   }
 
   /**
@@ -874,11 +618,11 @@ export class FilePublisherQueue implements PublisherQueue, AsyncDisposable {
       const seg = this.#segments.find((s) => s.live.size > 0);
       if (seg === undefined) return undefined;
       if (!seg.loaded) {
-        await race(this.#load(seg), options?.signal);
+        await abortable(this.#load(seg), options?.signal);
         continue;
       }
       const [seq, entry] = seg.live.entries().next().value as [number, QueueEntry];
-      await race(this.#remove(seg, seq), options?.signal);
+      await abortable(this.#remove(seg, seq), options?.signal);
       return entry;
     }
   }
@@ -905,8 +649,7 @@ export class FilePublisherQueue implements PublisherQueue, AsyncDisposable {
    * @returns Resolves once the lock is released.
    */
   close(): Promise<void> {
-    this.#closing ??= this.#close();
-    return this.#closing;
+    return this.#writer.close();
   }
 
   /**
@@ -920,30 +663,11 @@ export class FilePublisherQueue implements PublisherQueue, AsyncDisposable {
 
   // -------------------------------------------------------------------------
 
-  async #close(): Promise<void> {
-    this.#closed = true;
-    while (this.#draining !== undefined) await this.#draining;
-    let first: unknown;
-    for (const s of this.#segments) {
-      if (s.handle === undefined) continue;
-      const h = s.handle;
-      s.handle = undefined;
-      await this.#fs.close(h).catch((err) => first ??= err);
-    }
-    await this.#fs.unlock(this.#lock).catch((err) => first ??= err);
-    if (first !== undefined) {
-      throw new MqttError("store-failed", `Closing the publisher queue in ${this.#dir} failed`, {
-        cause: first,
-      });
-    }
-  }
-
   /** What to reject with, if anything: an aborted signal's reason comes first. */
   #unusable(signal: AbortSignal | undefined): unknown {
     if (signal?.aborted) return signal.reason;
-    if (this.#closed) return closedError(this.#dir);
-    if (this.#failed !== undefined) return this.#failed;
-    return undefined;
+    if (this.#writer.closed) return closedError(this.#dir);
+    return this.#writer.failed;
   }
 
   #newSegment(firstSeq: number): Segment {
@@ -983,10 +707,10 @@ export class FilePublisherQueue implements PublisherQueue, AsyncDisposable {
   }
 
   #writeOf(batch: Batch, seg: Segment): SegmentWrite {
-    let w = batch.writes.get(seg);
+    let w = batch.get(seg);
     if (w === undefined) {
       w = { frames: [], bytes: 0, added: [], acks: [] };
-      batch.writes.set(seg, w);
+      batch.set(seg, w);
     }
     return w;
   }
@@ -995,62 +719,8 @@ export class FilePublisherQueue implements PublisherQueue, AsyncDisposable {
   #remove(seg: Segment, seq: number): Promise<void> {
     seg.live.delete(seq);
     this.#len--;
-    const batch = this.#pending ??= newBatch();
-    this.#writeOf(batch, seg).acks.push(seq);
-    this.#schedule();
-    return batch.promise;
-  }
-
-  #barrier(): Promise<void> {
-    return this.#pending?.promise ?? this.#inflight?.promise ?? RESOLVED;
-  }
-
-  #schedule(): void {
-    // A microtask, not a timer: the calls of this turn join the batch, and a
-    // lone call is written at once.
-    this.#draining ??= Promise.resolve().then(() => this.#drain());
-  }
-
-  /** Writes batches one at a time until none is pending. Never rejects. */
-  async #drain(): Promise<void> {
-    try {
-      while (this.#pending !== undefined && this.#failed === undefined) {
-        const batch = this.#pending;
-        this.#pending = undefined;
-        this.#inflight = batch;
-        try {
-          await this.#commit(batch);
-        } catch (err) {
-          this.#failed ??= new MqttError(
-            "store-failed",
-            `Writing the publisher queue in ${this.#dir} failed (${message(err)}); ` +
-              "it refuses every call until it is opened again",
-            { cause: err },
-          );
-          batch.reject(this.#failed);
-          break;
-        } finally {
-          this.#inflight = undefined;
-        }
-        batch.resolve();
-        try {
-          await this.#reap();
-        } catch (err) {
-          this.#failed ??= new MqttError(
-            "store-failed",
-            `Deleting an acknowledged segment in ${this.#dir} failed (${message(err)})`,
-            { cause: err },
-          );
-        }
-      }
-      if (this.#pending !== undefined && this.#failed !== undefined) {
-        const pending = this.#pending;
-        this.#pending = undefined;
-        pending.reject(this.#failed);
-      }
-    } finally {
-      this.#draining = undefined;
-    }
+    this.#writeOf(this.#writer.gather(), seg).acks.push(seq);
+    return this.#writer.schedule();
   }
 
   async #commit(batch: Batch): Promise<void> {
@@ -1060,7 +730,7 @@ export class FilePublisherQueue implements PublisherQueue, AsyncDisposable {
     // allSettled, not all: a failed segment write must not let close() run while the
     // other segments' writes are still in flight on their handles.
     const written = await Promise.allSettled(
-      [...batch.writes].map(async ([seg, w]) => {
+      [...batch].map(async ([seg, w]) => {
         const parts: Uint8Array[] = [];
         let total = w.bytes;
         if (!seg.onDisk) {
@@ -1093,7 +763,7 @@ export class FilePublisherQueue implements PublisherQueue, AsyncDisposable {
       }
     }
     // Durable: the new entries become visible, in sequence order.
-    for (const [seg, w] of batch.writes) {
+    for (const [seg, w] of batch) {
       seg.onDisk = true;
       seg.pendingEnq -= w.added.length;
       for (const [seq, entry] of w.added) seg.live.set(seq, seg.loaded ? entry : null);
@@ -1107,7 +777,7 @@ export class FilePublisherQueue implements PublisherQueue, AsyncDisposable {
     const last = segs[segs.length - 1];
     for (const s of segs) {
       if (s === last || s.live.size > 0 || s.pendingEnq > 0 || s.loading !== undefined) continue;
-      if (this.#pending?.writes.has(s)) continue;
+      if (this.#writer.pending?.has(s)) continue;
       s.deleted = true;
     }
     const dead = segs.filter((s) => s.deleted);
@@ -1135,7 +805,7 @@ export class FilePublisherQueue implements PublisherQueue, AsyncDisposable {
         }
         // The last record may be half-written by a concurrent append: only
         // entries already live are taken, and those were synced before.
-        const s = scan(bytes, seg.firstSeq, true);
+        const s = scanSegment(bytes, seg.firstSeq, true);
         let missing = false;
         for (const [seq, v] of seg.live) {
           if (v !== null) continue;

@@ -18,38 +18,11 @@
  */
 
 import { MqttError } from "../errors.ts";
-import type {
-  PublisherQueue,
-  QueueBatch,
-  QueueCallOptions,
-  QueueEntry,
-  QueueToken,
-} from "./publisher.ts";
+import { entryError } from "./_entry.ts";
+import type { PublisherQueue, QueueCallOptions } from "./types.ts";
+import type { QueueBatch, QueueEntry, QueueToken } from "./types.ts";
 
-export type {
-  PublisherQueue,
-  QueueBatch,
-  QueueCallOptions,
-  QueueEntry,
-  QueueToken,
-} from "./publisher.ts";
-export type { PublishOptions, PublishProperties, QoS, UserProperty } from "./publisher.ts";
-
-function checkEntry(entry: QueueEntry): TypeError | undefined {
-  if (entry === null || typeof entry !== "object") {
-    return new TypeError("Cannot enqueue: the entry must be an object");
-  }
-  const p = entry.publish;
-  if (p === null || typeof p !== "object" || typeof p.topic !== "string") {
-    return new TypeError("Cannot enqueue: entry.publish must be an object with a string topic");
-  }
-  if (typeof entry.enqueuedAt !== "number" || !Number.isFinite(entry.enqueuedAt)) {
-    return new TypeError(
-      `Cannot enqueue: entry.enqueuedAt must be a finite number, got ${String(entry.enqueuedAt)}`,
-    );
-  }
-  return undefined;
-}
+export type * from "./types.ts";
 
 /**
  * An in-memory {@linkcode PublisherQueue}. Entries are kept by reference (do
@@ -102,7 +75,7 @@ export class MemoryPublisherQueue implements PublisherQueue, AsyncDisposable {
    * @throws {TypeError} (as a rejection) For an entry without a topic or `enqueuedAt`.
    */
   enqueue(entry: QueueEntry, options?: QueueCallOptions): Promise<void> {
-    const bad = this.#check(options) ?? checkEntry(entry);
+    const bad = this.#check(options) ?? entryError(entry);
     if (bad !== undefined) return Promise.reject(bad);
     this.#entries.set(this.#nextSeq++, entry);
     return Promise.resolve();

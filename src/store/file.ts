@@ -72,19 +72,24 @@
  * @module
  */
 
+import { errorMessage } from "../_internal/error.ts";
 import { MqttError } from "../errors.ts";
 import type { SessionStore, StoredOutbound, StoredSession } from "../session/store.ts";
 import { encodePacketInto, PacketDecoder, packetLength, PacketType } from "../wire/mod.ts";
 import type { PublishPacket } from "../wire/mod.ts";
-import { FRAME_HEAD, readFrame, sealFrame } from "./_frame.ts";
+import { type DirLock, type FileHandle, joinPath, runtimeFs, type StoreFs } from "./_fs.ts";
 import {
-  type DirLock,
-  type FileHandle,
-  joinPath,
-  LockHeldError,
-  runtimeFs,
-  type StoreFs,
-} from "./_fs.ts";
+  type BadRecord,
+  concat,
+  FRAME_HEAD,
+  hasMagic,
+  openLocked,
+  preserveDamaged,
+  RecordLog,
+  recoveryOf,
+  scanRecords,
+  sealFrame,
+} from "./_log.ts";
 
 export type { SessionStore, StoredOutbound, StoredSession } from "../session/store.ts";
 // The wire types a stored flow carries, so this entry point documents on its own.
@@ -203,7 +208,7 @@ export interface FileSessionStoreStats {
 }
 
 const LOG_NAME = "session.log";
-const CORRUPT_NAME = "session.log.corrupt";
+const NOUN = "session store";
 /** "MQ5SLOG" and format version 1. */
 const MAGIC = new Uint8Array([0x4d, 0x51, 0x35, 0x53, 0x4c, 0x4f, 0x47, 0x01]);
 /** Frame head + op + packet id. */
@@ -217,8 +222,6 @@ const OP_DELETE_OUTBOUND = 3;
 const OP_PUT_INBOUND = 4;
 const OP_DELETE_INBOUND = 5;
 const OP_CLEAR_INBOUND = 6;
-
-const RESOLVED: Promise<void> = Promise.resolve();
 
 /** Writes op and id into a frame whose body is filled, then its length and CRC. */
 function seal(frame: Uint8Array, op: number, packetId: number): Uint8Array {
@@ -257,39 +260,21 @@ function decodePublish(decoder: PacketDecoder, bytes: Uint8Array): PublishPacket
   return p.type === PacketType.Publish ? p : undefined;
 }
 
-function isZero(bytes: Uint8Array): boolean {
-  for (let i = 0; i < bytes.length; i++) if (bytes[i] !== 0) return false;
-  return true;
-}
-
-function message(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
-}
-
 /** One outbound flow in memory: its stage and its putOutbound record, as written. */
 interface Flow {
   stage: "publish" | "pubrel";
   frame: Uint8Array;
 }
 
-/** Records waiting to be written together, and the promise their callers hold. */
+/** Records waiting to be written together. */
 interface Batch {
   frames: Uint8Array[];
   bytes: number;
   records: number;
-  promise: Promise<void>;
-  resolve: () => void;
-  reject: (err: unknown) => void;
 }
 
 function newBatch(): Batch {
-  let resolve!: () => void;
-  let reject!: (err: unknown) => void;
-  const promise = new Promise<void>((res, rej) => {
-    resolve = res;
-    reject = rej;
-  });
-  return { frames: [], bytes: 0, records: 0, promise, resolve, reject };
+  return { frames: [], bytes: 0, records: 0 };
 }
 
 interface Replayed {
@@ -305,85 +290,77 @@ interface Replayed {
 function replay(bytes: Uint8Array, dir: string): Replayed {
   const outbound = new Map<number, Flow>();
   const inbound = new Set<number>();
-  const n = bytes.length;
-  if (n < MAGIC.length || MAGIC.some((b, i) => bytes[i] !== b)) {
+  if (!hasMagic(bytes, MAGIC)) {
     throw new MqttError(
       "store-failed",
       `Cannot open the session store in ${dir}: ${LOG_NAME} is not a session log (bad header)`,
     );
   }
-  let decoder = new PacketDecoder();
+  const decoder = new PacketDecoder();
   let records = 0;
-  let pos = MAGIC.length;
-  let bad: { reason: string; middle: boolean } | undefined;
-  while (pos < n) {
-    const frame = readFrame(bytes, pos, 3, MAX_BODY);
-    if (frame.bad !== undefined) {
-      bad = frame.bad;
-      break;
-    }
-    const { body, end } = frame;
+  const scan = scanRecords(bytes, MAGIC.length, 3, MAX_BODY, (body, at, end) => {
     const len = body.length;
     const op = body[0];
     const id = (body[1] << 8) | body[2];
     const idOk = op === OP_CLEAR_INBOUND ? id === 0 : id !== 0;
     if (!idOk || (op !== OP_PUT_OUTBOUND && len !== 3)) {
-      bad = { reason: `malformed record (op ${op}, packet id ${id}, ${len} bytes)`, middle: true };
-      break;
+      return { reason: `malformed record (op ${op}, packet id ${id}, ${len} bytes)`, middle: true };
     }
-    switch (op) {
-      case OP_PUT_OUTBOUND: {
-        let ok: boolean;
-        try {
-          ok = decodePublish(decoder, body.subarray(3)) !== undefined;
-        } catch {
-          ok = false;
-        }
-        if (!ok) {
-          decoder = new PacketDecoder();
-          bad = { reason: `undecodable PUBLISH in the record of packet id ${id}`, middle: true };
-          break;
-        }
-        outbound.delete(id);
-        outbound.set(id, { stage: "publish", frame: bytes.subarray(pos, end) });
-        break;
-      }
-      case OP_RELEASE_OUTBOUND: {
-        const flow = outbound.get(id);
-        if (flow !== undefined) flow.stage = "pubrel";
-        break;
-      }
-      case OP_DELETE_OUTBOUND:
-        outbound.delete(id);
-        break;
-      case OP_PUT_INBOUND:
-        inbound.add(id);
-        break;
-      case OP_DELETE_INBOUND:
-        inbound.delete(id);
-        break;
-      case OP_CLEAR_INBOUND:
-        inbound.clear();
-        break;
-      default:
-        bad = { reason: `unknown record type ${op}`, middle: true };
-    }
-    if (bad !== undefined) break;
-    records++;
-    pos = end;
-  }
+    const bad = applyRecord(outbound, inbound, decoder, body, bytes.subarray(at, end));
+    if (bad === undefined) records++;
+    return bad;
+  });
   // Copies, so that the file's buffer (dead records and all) can go.
   for (const flow of outbound.values()) flow.frame = flow.frame.slice();
-  if (bad !== undefined && bad.middle && isZero(bytes.subarray(pos))) {
-    // A crash can leave the end of a file allocated but never written.
-    bad = { reason: `zero-filled tail (${bad.reason})`, middle: false };
+  const recovery = recoveryOf(scan, bytes.length);
+  return { outbound, inbound, records, recovery, corruptMiddle: scan.bad?.middle ?? false };
+}
+
+/** Applies one well-formed record (`frame` is all of it) to the replayed state, or says why not. */
+function applyRecord(
+  outbound: Map<number, Flow>,
+  inbound: Set<number>,
+  decoder: PacketDecoder,
+  body: Uint8Array,
+  frame: Uint8Array,
+): BadRecord | undefined {
+  const op = body[0];
+  const id = (body[1] << 8) | body[2];
+  switch (op) {
+    case OP_PUT_OUTBOUND: {
+      let ok: boolean;
+      try {
+        ok = decodePublish(decoder, body.subarray(3)) !== undefined;
+      } catch {
+        ok = false;
+      }
+      if (!ok) {
+        return { reason: `undecodable PUBLISH in the record of packet id ${id}`, middle: true };
+      }
+      outbound.delete(id);
+      outbound.set(id, { stage: "publish", frame });
+      return undefined;
+    }
+    case OP_RELEASE_OUTBOUND: {
+      const flow = outbound.get(id);
+      if (flow !== undefined) flow.stage = "pubrel";
+      return undefined;
+    }
+    case OP_DELETE_OUTBOUND:
+      outbound.delete(id);
+      return undefined;
+    case OP_PUT_INBOUND:
+      inbound.add(id);
+      return undefined;
+    case OP_DELETE_INBOUND:
+      inbound.delete(id);
+      return undefined;
+    case OP_CLEAR_INBOUND:
+      inbound.clear();
+      return undefined;
+    default:
+      return { reason: `unknown record type ${op}`, middle: true };
   }
-  const recovery = bad === undefined ? undefined : {
-    skippedBytes: n - pos,
-    reason: `${bad.reason} at offset ${pos}`,
-    offset: pos,
-  };
-  return { outbound, inbound, records, recovery, corruptMiddle: bad?.middle ?? false };
 }
 
 /**
@@ -412,7 +389,6 @@ export class FileSessionStore implements SessionStore, AsyncDisposable {
   readonly #fs: StoreFs;
   readonly #dir: string;
   readonly #logPath: string;
-  readonly #lock: DirLock;
   readonly #fsync: boolean;
   readonly #deadRecordsLimit: number;
   readonly #deadBytesLimit: number;
@@ -426,13 +402,8 @@ export class FileSessionStore implements SessionStore, AsyncDisposable {
   #records: number;
   #logBytes: number;
 
-  #pending: Batch | undefined;
-  #inflight: Batch | undefined;
-  #draining: Promise<void> | undefined;
-  #failed: MqttError | undefined;
+  readonly #writer: RecordLog<Batch>;
   #reloading: Promise<void> | undefined;
-  #closed = false;
-  #closing: Promise<void> | undefined;
   #forceCompact = false;
 
   #writes = 0;
@@ -450,7 +421,6 @@ export class FileSessionStore implements SessionStore, AsyncDisposable {
     this.#fs = fs;
     this.#dir = dir;
     this.#logPath = joinPath(dir, LOG_NAME);
-    this.#lock = lock;
     this.#fsync = options?.fsync ?? true;
     this.#deadRecordsLimit = options?.compactDeadRecords ?? 1000;
     this.#deadBytesLimit = options?.compactDeadBytes ?? 8 * 1024 * 1024;
@@ -463,6 +433,31 @@ export class FileSessionStore implements SessionStore, AsyncDisposable {
     }
     this.#records = state.records;
     this.#logBytes = logBytes;
+    this.#writer = new RecordLog<Batch>({
+      fs,
+      dir,
+      lock,
+      noun: NOUN,
+      empty: newBatch,
+      write: (batch) => this.#commit(batch),
+      failure: (err) =>
+        new MqttError(
+          "store-failed",
+          `Writing the session store in ${dir} failed (${errorMessage(err)}); ` +
+            "it refuses every change until recover() reloads it (or it is reopened)",
+          { cause: err },
+        ),
+      // A recover() in progress rewrites and reopens the log: let it finish before the
+      // log is closed and the lock released, or it would write under a lock held by nobody.
+      settle: async () => {
+        while (this.#reloading !== undefined) await this.#reloading.catch(() => {});
+      },
+      files: () => {
+        const log = this.#log;
+        this.#log = undefined;
+        return log === undefined ? [] : [log];
+      },
+    });
   }
 
   /**
@@ -498,25 +493,12 @@ export class FileSessionStore implements SessionStore, AsyncDisposable {
       }
     }
     const fs = options?.fs ?? await runtimeFs();
-    let lock: DirLock;
-    try {
-      await fs.mkdirp(dir);
-      lock = await fs.lock(dir);
-    } catch (err) {
-      const why = err instanceof LockHeldError ? err.message : `${dir}: ${message(err)}`;
-      throw new MqttError("store-failed", `Cannot open the session store: ${why}`, { cause: err });
-    }
-    try {
-      return await FileSessionStore.#openLocked(fs, dir, lock, options);
-    } catch (err) {
-      await fs.unlock(lock).catch(() => {});
-      if (err instanceof MqttError) throw err;
-      throw new MqttError(
-        "store-failed",
-        `Cannot open the session store in ${dir}: ${message(err)}`,
-        { cause: err },
-      );
-    }
+    return await openLocked(
+      fs,
+      dir,
+      NOUN,
+      (lock) => FileSessionStore.#openLocked(fs, dir, lock, options),
+    );
   }
 
   static async #openLocked(
@@ -551,12 +533,8 @@ export class FileSessionStore implements SessionStore, AsyncDisposable {
       bytes?.length ?? MAGIC.length,
     );
     const recovery = state.recovery;
-    if (recovery !== undefined) {
-      if (state.corruptMiddle && bytes !== undefined) {
-        const kept = joinPath(dir, CORRUPT_NAME);
-        await fs.writeFileAtomic(kept, bytes, { sync });
-        recovery.preservedAs = kept;
-      }
+    if (recovery !== undefined && bytes !== undefined) {
+      await preserveDamaged(fs, logPath, bytes, recovery, state.corruptMiddle, sync);
       options?.onCorruption?.(recovery);
     }
     if (recovery !== undefined || store.#shouldCompact()) {
@@ -630,15 +608,15 @@ export class FileSessionStore implements SessionStore, AsyncDisposable {
    * ```
    */
   recover(): Promise<void> {
-    if (this.#closed) return Promise.reject(this.#unusable());
-    if (this.#failed === undefined) return Promise.resolve();
+    if (this.#writer.closed) return Promise.reject(this.#unusable());
+    if (this.#writer.failed === undefined) return Promise.resolve();
     return this.#reload();
   }
 
   /** Re-reads the log after a failed write; the store is usable again after it. */
   #reload(): Promise<void> {
     this.#reloading ??= (async () => {
-      while (this.#draining !== undefined) await this.#draining.catch(() => {});
+      await this.#writer.idle();
       if (this.#log !== undefined) {
         const log = this.#log;
         this.#log = undefined;
@@ -655,15 +633,13 @@ export class FileSessionStore implements SessionStore, AsyncDisposable {
           this.#outboundBytes += flow.frame.length;
           if (flow.stage === "pubrel") this.#pubrel++;
         }
-        this.#pending = undefined;
         await this.#compact(); // a clean log without the torn tail, opened for append
         // Only now: a change made while the log was being rewritten and reopened is
         // refused with the old error instead of reaching a log that is not open.
-        this.#failed = undefined;
+        this.#writer.reset();
       } catch (err) {
-        this.#failed = undefined;
-        this.#fail(err);
-        throw this.#failed;
+        this.#writer.reset();
+        throw this.#writer.fail(err);
       } finally {
         this.#reloading = undefined;
       }
@@ -742,7 +718,7 @@ export class FileSessionStore implements SessionStore, AsyncDisposable {
     const bad = this.#unusable() ?? checkId(packetId);
     if (bad !== undefined) return Promise.reject(bad);
     const flow = this.#outbound.get(packetId);
-    if (flow === undefined || flow.stage === "pubrel") return this.#barrier();
+    if (flow === undefined || flow.stage === "pubrel") return this.#writer.barrier();
     flow.stage = "pubrel";
     this.#pubrel++;
     return this.#append(smallFrame(OP_RELEASE_OUTBOUND, packetId));
@@ -758,7 +734,7 @@ export class FileSessionStore implements SessionStore, AsyncDisposable {
   deleteOutbound(packetId: number): Promise<void> {
     const bad = this.#unusable() ?? checkId(packetId);
     if (bad !== undefined) return Promise.reject(bad);
-    if (!this.#forget(packetId)) return this.#barrier();
+    if (!this.#forget(packetId)) return this.#writer.barrier();
     return this.#append(smallFrame(OP_DELETE_OUTBOUND, packetId));
   }
 
@@ -772,7 +748,7 @@ export class FileSessionStore implements SessionStore, AsyncDisposable {
   putInbound(packetId: number): Promise<void> {
     const bad = this.#unusable() ?? checkId(packetId);
     if (bad !== undefined) return Promise.reject(bad);
-    if (this.#inbound.has(packetId)) return this.#barrier();
+    if (this.#inbound.has(packetId)) return this.#writer.barrier();
     this.#inbound.add(packetId);
     return this.#append(smallFrame(OP_PUT_INBOUND, packetId));
   }
@@ -787,7 +763,7 @@ export class FileSessionStore implements SessionStore, AsyncDisposable {
   deleteInbound(packetId: number): Promise<void> {
     const bad = this.#unusable() ?? checkId(packetId);
     if (bad !== undefined) return Promise.reject(bad);
-    if (!this.#inbound.delete(packetId)) return this.#barrier();
+    if (!this.#inbound.delete(packetId)) return this.#writer.barrier();
     return this.#append(smallFrame(OP_DELETE_INBOUND, packetId));
   }
 
@@ -800,7 +776,7 @@ export class FileSessionStore implements SessionStore, AsyncDisposable {
   clearInbound(): Promise<void> {
     const bad = this.#unusable();
     if (bad !== undefined) return Promise.reject(bad);
-    if (this.#inbound.size === 0) return this.#barrier();
+    if (this.#inbound.size === 0) return this.#writer.barrier();
     this.#inbound.clear();
     return this.#append(smallFrame(OP_CLEAR_INBOUND, 0));
   }
@@ -816,10 +792,8 @@ export class FileSessionStore implements SessionStore, AsyncDisposable {
   compact(): Promise<void> {
     const bad = this.#unusable();
     if (bad !== undefined) return Promise.reject(bad);
-    const batch = this.#pending ??= newBatch();
     this.#forceCompact = true;
-    this.#schedule();
-    return batch.promise;
+    return this.#writer.schedule();
   }
 
   /**
@@ -830,8 +804,7 @@ export class FileSessionStore implements SessionStore, AsyncDisposable {
    * @returns A promise that resolves once the lock is released.
    */
   close(): Promise<void> {
-    this.#closing ??= this.#close();
-    return this.#closing;
+    return this.#writer.close();
   }
 
   /**
@@ -843,31 +816,12 @@ export class FileSessionStore implements SessionStore, AsyncDisposable {
     return this.close();
   }
 
-  async #close(): Promise<void> {
-    this.#closed = true;
-    // A recover() in progress rewrites and reopens the log: let it finish before the
-    // log is closed and the lock released, or it would write under a lock held by nobody.
-    while (this.#reloading !== undefined) await this.#reloading.catch(() => {});
-    while (this.#draining !== undefined) await this.#draining;
-    let first: unknown;
-    if (this.#log !== undefined) {
-      const log = this.#log;
-      this.#log = undefined;
-      await this.#fs.close(log).catch((err) => first ??= err);
-    }
-    await this.#fs.unlock(this.#lock).catch((err) => first ??= err);
-    if (first !== undefined) {
-      throw new MqttError("store-failed", `Closing the session store in ${this.#dir} failed`, {
-        cause: first,
-      });
-    }
-  }
-
   // -------------------------------------------------------------------------
 
   #unusable(): MqttError | undefined {
-    if (this.#failed !== undefined) return this.#failed;
-    if (this.#closed) {
+    const failed = this.#writer.failed;
+    if (failed !== undefined) return failed;
+    if (this.#writer.closed) {
       return new MqttError("closed", `The session store in ${this.#dir} is closed`);
     }
     return undefined;
@@ -900,77 +854,27 @@ export class FileSessionStore implements SessionStore, AsyncDisposable {
     return deadBytes >= this.#deadBytesLimit && deadBytes > liveBytes;
   }
 
-  /** A promise that resolves once every change made so far is on disk. */
-  #barrier(): Promise<void> {
-    return this.#pending?.promise ?? this.#inflight?.promise ?? RESOLVED;
-  }
-
   #append(frame: Uint8Array): Promise<void> {
-    const batch = this.#pending ??= newBatch();
+    const batch = this.#writer.gather();
     batch.frames.push(frame);
     batch.bytes += frame.length;
     batch.records++;
     this.#records++;
     this.#logBytes += frame.length;
-    this.#schedule();
-    return batch.promise;
+    return this.#writer.schedule();
   }
 
-  #schedule(): void {
-    // A microtask, not a timer: the calls of this turn join the batch, and a
-    // lone call is written at once.
-    this.#draining ??= Promise.resolve().then(() => this.#drain());
-  }
-
-  /** Writes batches one at a time until none is pending. Never rejects. */
-  async #drain(): Promise<void> {
-    try {
-      while (this.#pending !== undefined && this.#failed === undefined) {
-        const batch = this.#pending;
-        this.#pending = undefined;
-        this.#inflight = batch;
-        try {
-          if (this.#forceCompact || this.#shouldCompact()) {
-            this.#forceCompact = false;
-            await this.#compact();
-          } else {
-            await this.#write(batch);
-          }
-        } catch (err) {
-          this.#fail(err);
-          batch.reject(this.#failed);
-          break;
-        } finally {
-          this.#inflight = undefined;
-        }
-        batch.resolve();
-      }
-      if (this.#pending !== undefined && this.#failed !== undefined) {
-        const pending = this.#pending;
-        this.#pending = undefined;
-        pending.reject(this.#failed);
-      }
-    } finally {
-      this.#draining = undefined;
+  /** Writes a batch: appended to the log, or the whole log compacted. */
+  async #commit(batch: Batch): Promise<void> {
+    if (this.#forceCompact || this.#shouldCompact()) {
+      this.#forceCompact = false;
+      await this.#compact();
+      return;
     }
-  }
-
-  async #write(batch: Batch): Promise<void> {
     const log = this.#log;
     if (log === undefined) throw new Error("the log is not open");
-    let bytes: Uint8Array;
-    if (batch.frames.length === 1) {
-      bytes = batch.frames[0];
-    } else {
-      bytes = new Uint8Array(batch.bytes);
-      let at = 0;
-      for (const f of batch.frames) {
-        bytes.set(f, at);
-        at += f.length;
-      }
-    }
     this.#writes++;
-    await this.#fs.write(log, bytes);
+    await this.#fs.write(log, concat(batch.frames, batch.bytes));
     if (this.#fsync) {
       this.#fsyncs++;
       await this.#fs.fsync(log);
@@ -1006,16 +910,8 @@ export class FileSessionStore implements SessionStore, AsyncDisposable {
     await this.#fs.writeFileAtomic(this.#logPath, snapshot, { sync: this.#fsync });
     this.#log = await this.#fs.openAppend(this.#logPath);
     this.#compactions++;
-    this.#records = records + (this.#pending?.records ?? 0);
-    this.#logBytes = snapshot.length + (this.#pending?.bytes ?? 0);
-  }
-
-  #fail(err: unknown): void {
-    this.#failed ??= new MqttError(
-      "store-failed",
-      `Writing the session store in ${this.#dir} failed (${message(err)}); ` +
-        "it refuses every change until recover() reloads it (or it is reopened)",
-      { cause: err },
-    );
+    const pending = this.#writer.pending;
+    this.#records = records + (pending?.records ?? 0);
+    this.#logBytes = snapshot.length + (pending?.bytes ?? 0);
   }
 }
