@@ -30,6 +30,21 @@
  * - `connect-refused`: the broker refused the CONNECT (with `reasonCode`).
  * - `connection-lost`: an open connection failed or closed.
  *
+ * Two more need a word:
+ *
+ * - `packet-ids-exhausted`: all 65,535 packet identifiers are in use by
+ *   unacknowledged QoS 1/2 publishes, subscribes and unsubscribes
+ *   [MQTT-2.2.1-3], so a `subscribe()` or `unsubscribe()` cannot send its
+ *   packet now (a QoS 1/2 `publish()` waits for a free identifier instead).
+ *   Nothing was written and the connection stays up; retry once
+ *   acknowledgements arrive. Not `protocol-error`, which says the broker or a
+ *   packet broke the protocol.
+ * - `invalid-option`: no longer thrown. A bad option, like any bad argument,
+ *   throws a `TypeError` (wrong type) or a `RangeError` (out of range, not in
+ *   the enumeration) whose message names the option and the rule. The code
+ *   stays in the union so that code comparing against it still compiles; it
+ *   goes in the next breaking release.
+ *
  * @example Branch on a code
  * ```ts
  * import { MqttError } from "@mqttv5/client";
@@ -51,6 +66,7 @@ export type MqttErrorCode =
   | "tls-failed"
   | "unexpected-packet"
   | "protocol-error"
+  | "packet-ids-exhausted"
   | "publish-refused"
   | "subscribe-refused"
   | "unsubscribe-refused"

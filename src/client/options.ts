@@ -13,46 +13,9 @@ import type { DisconnectPacket } from "../wire/types.ts";
 import type { Backoff } from "./backoff.ts";
 import type { SessionStore } from "../session/store.ts";
 import type { PublisherPoolOptions } from "./pool.ts";
+import type { DropPolicy, Logger } from "../_internal/types.ts";
 
-/**
- * A structured logger. `console` satisfies it.
- *
- * @example Usage
- * ```ts
- * import type { Logger } from "@mqttv5/client";
- * const logger: Logger = console;
- * ```
- */
-export interface Logger {
-  /**
-   * Debug detail.
-   *
-   * @param msg The message.
-   * @param fields Structured context (packet ids, reason codes, URLs).
-   */
-  debug(msg: string, fields?: Record<string, unknown>): void;
-  /**
-   * Notable events.
-   *
-   * @param msg The message.
-   * @param fields Structured context (packet ids, reason codes, URLs).
-   */
-  info(msg: string, fields?: Record<string, unknown>): void;
-  /**
-   * Something went wrong but the client carries on.
-   *
-   * @param msg The message.
-   * @param fields Structured context (packet ids, reason codes, URLs).
-   */
-  warn(msg: string, fields?: Record<string, unknown>): void;
-  /**
-   * Something failed.
-   *
-   * @param msg The message.
-   * @param fields Structured context (packet ids, reason codes, URLs).
-   */
-  error(msg: string, fields?: Record<string, unknown>): void;
-}
+export type { DropPolicy, Logger } from "../_internal/types.ts";
 
 /**
  * The will message the broker publishes if this client goes away ungracefully.
@@ -164,28 +127,6 @@ export interface ConnectOptions {
   userProperties: UserProperty[];
 }
 
-/**
- * What a subscription does when its buffer is full.
- *
- * - `"block"` (the default): nothing is dropped. The client stops reading from
- *   the broker until the consumer catches up, so a slow consumer slows the
- *   broker (TCP backpressure, and the QoS 1/2 acks it holds back); memory
- *   stays bounded and keep-alive goes on. This departs from the Go reference
- *   on purpose: at QoS 1/2 a JavaScript user expects at least once.
- * - `"drop-newest"`: the arriving message is dropped and **acked** (the
- *   broker never resends it), counted, and handed to `onDrop`: the Go
- *   behaviour.
- * - `"drop-oldest"`: the same for the oldest buffered message
- *   (`subscribeQueue()` only).
- *
- * @example Keep the newest messages, drop the rest
- * ```ts
- * import type { DropPolicy } from "@mqttv5/client";
- *
- * const dropPolicy: DropPolicy = "drop-oldest";
- * ```
- */
-export type DropPolicy = "block" | "drop-newest" | "drop-oldest";
 /**
  * Behaviour of QoS 0 `publish()` when the write queue is full.
  *
@@ -474,15 +415,41 @@ export const DROP_POLICIES: readonly DropPolicy[] = ["block", "drop-newest", "dr
 export const DEFAULT_BLOCK_QUEUE_SIZE = 1024;
 
 /**
- * Checks a drop policy from options.
+ * Checks a drop policy from options (`ClientOptions.dropPolicy`, or
+ * `SubscribeOptions.dropPolicy` of one call).
  *
- * @throws {MqttError} `invalid-option` for an unknown policy.
+ * @param policy The value given.
+ * @returns The policy.
+ * @throws {TypeError} When `policy` is not a string.
+ * @throws {RangeError} When `policy` is not one of {@linkcode DROP_POLICIES}.
  */
 export function checkDropPolicy(policy: unknown): DropPolicy {
-  if (!DROP_POLICIES.includes(policy as DropPolicy)) {
-    throw new MqttError("invalid-option", `unknown dropPolicy "${String(policy)}"`);
+  return checkEnum("dropPolicy", policy, DROP_POLICIES);
+}
+
+/**
+ * Checks that `value` is one of the strings of an option's enumeration.
+ *
+ * @param name The option's name, for the message (`dropPolicy`, `publisherPool.routing`).
+ * @param value The value given.
+ * @param allowed The enumeration.
+ * @returns `value`, typed.
+ * @throws {TypeError} When `value` is not a string.
+ * @throws {RangeError} When `value` is a string outside `allowed`.
+ */
+export function checkEnum<T extends string>(
+  name: string,
+  value: unknown,
+  allowed: readonly T[],
+): T {
+  if (typeof value !== "string") {
+    throw new TypeError(`option ${name} must be a string, got ${typeof value}`);
   }
-  return policy as DropPolicy;
+  if (!allowed.includes(value as T)) {
+    const list = allowed.map((a) => `"${a}"`).join(", ");
+    throw new RangeError(`option ${name} must be one of ${list}, got "${value}"`);
+  }
+  return value as T;
 }
 
 /**
@@ -544,10 +511,11 @@ function missingScheme(raw: string, url: URL | undefined): MqttError | undefined
  * @param hasDial Whether the client has a `dial` function (which may serve
  *   other schemes, such as `ws://` with `wsDial()`).
  * @returns The parsed URL, with the default port filled in for native schemes.
- * @throws {MqttError} `invalid-broker-url`: not a non-empty string, no
- *   scheme (`localhost:1883`: the message says to add `mqtt://`), does not
- *   parse, a scheme that needs a dial function, or no host. Messages never
- *   contain the URL's credentials.
+ * @throws {TypeError} When `raw` is not a string.
+ * @throws {MqttError} `invalid-broker-url`: empty, no scheme
+ *   (`localhost:1883`: the message says to add `mqtt://`), does not parse, a
+ *   scheme that needs a dial function, or no host. Messages never contain the
+ *   URL's credentials.
  *
  * @example A scheme is required
  * ```ts ignore
@@ -556,8 +524,11 @@ function missingScheme(raw: string, url: URL | undefined): MqttError | undefined
  * ```
  */
 export function parseBrokerUrl(raw: unknown, hasDial: boolean): URL {
-  if (typeof raw !== "string" || raw.length === 0) {
-    throw new MqttError("invalid-broker-url", `broker URL must be a non-empty string`);
+  if (typeof raw !== "string") {
+    throw new TypeError(`broker URL must be a string, got ${typeof raw}`);
+  }
+  if (raw.length === 0) {
+    throw new MqttError("invalid-broker-url", "broker URL must not be empty");
   }
   let url: URL | undefined;
   let parseError: unknown;
@@ -604,9 +575,9 @@ export function redact(raw: string): string {
 
 const encoder = new TextEncoder();
 
-function invalid(name: string, rule: string): never {
-  throw new MqttError("invalid-option", `option ${name} ${rule}`);
-}
+// The readers below take `o` (the options or a nested object such as `will`),
+// the field's name and, for a nested object, the prefix that names it in
+// messages ("will.", "publisherPool.").
 
 function int(
   o: Record<string, unknown>,
@@ -614,14 +585,15 @@ function int(
   dflt: number,
   min: number,
   max: number,
+  prefix = "",
 ): number {
   const v = o[name];
   if (v === undefined) return dflt;
-  if (typeof v !== "number" || !Number.isInteger(v)) {
-    throw new TypeError(`option ${name} must be an integer`);
+  if (typeof v !== "number") {
+    throw new TypeError(`option ${prefix}${name} must be a number, got ${typeof v}`);
   }
-  if (v < min || v > max) {
-    throw new RangeError(`option ${name} must be in ${min}..${max}, got ${v}`);
+  if (!Number.isInteger(v) || v < min || v > max) {
+    throw new RangeError(`option ${prefix}${name} must be an integer in ${min}..${max}, got ${v}`);
   }
   return v;
 }
@@ -638,18 +610,23 @@ function oneOf<T extends string>(
   name: string,
   dflt: T,
   allowed: readonly T[],
+  prefix = "",
 ): T {
   const v = o[name];
-  if (v === undefined) return dflt;
-  if (typeof v !== "string") throw new TypeError(`option ${name} must be a string`);
-  if (!allowed.includes(v as T)) invalid(name, `must be one of ${allowed.join(", ")}`);
-  return v as T;
+  return v === undefined ? dflt : checkEnum(prefix + name, v, allowed);
 }
 
-function fn(o: Record<string, unknown>, name: string): void {
+/** A topic name option: a TypeError, as for `publish()`, when not a string or not valid. */
+function topicName(name: string, v: unknown): void {
+  if (typeof v !== "string") throw new TypeError(`option ${name} must be a string`);
+  const err = topicNameError(v);
+  if (err !== undefined) throw new TypeError(`option ${name} "${v}": ${err}`);
+}
+
+function fn(o: Record<string, unknown>, name: string, prefix = ""): void {
   const v = o[name];
   if (v !== undefined && typeof v !== "function") {
-    throw new TypeError(`option ${name} must be a function`);
+    throw new TypeError(`option ${prefix}${name} must be a function, got ${typeof v}`);
   }
 }
 
@@ -672,9 +649,22 @@ function pairs(o: Record<string, unknown>, name: string): UserProperty[] {
 /**
  * Validates options and applies defaults.
  *
- * @throws {MqttError} `missing-broker`, `invalid-broker-url`, `invalid-option`.
- * @throws {TypeError} A field of the wrong type.
- * @throws {RangeError} A number out of range.
+ * Bad options are bad arguments: a field of the wrong type throws a
+ * `TypeError`, a value outside its range or enumeration a `RangeError`, each
+ * naming the option and the rule. Only the broker list has error codes, the
+ * Go reference's sentinels.
+ *
+ * @param options The options as given to `new Client()`.
+ * @returns The options with defaults applied and broker URLs parsed.
+ * @throws {MqttError} `missing-broker` (neither `broker` nor `brokers`),
+ *   `invalid-broker-url` (a URL that is empty, has no scheme, does not parse,
+ *   needs a `dial` or has no host).
+ * @throws {TypeError} A field of the wrong type (a number given as a string, a
+ *   broker URL that is not a string, a callback that is not a function), or a
+ *   will topic or will Response Topic that is not a valid topic name.
+ * @throws {RangeError} A number that is not an integer or out of its range;
+ *   a string outside its enumeration (`dropPolicy`, `writeOverflowPolicy`,
+ *   `publishMode`, `publisherPool.routing`).
  */
 export function resolveOptions(options: ClientOptions): ResolvedOptions {
   if (options === null || typeof options !== "object") {
@@ -711,14 +701,10 @@ export function resolveOptions(options: ClientOptions): ResolvedOptions {
   if (o.will !== undefined) {
     const w = o.will as WillOptions;
     if (w === null || typeof w !== "object") throw new TypeError("option will must be an object");
-    const err = typeof w.topic === "string" ? topicNameError(w.topic) : "must be a string";
-    if (err !== undefined) invalid("will.topic", err);
+    topicName("will.topic", w.topic);
     const rt = w.properties?.responseTopic;
-    if (rt !== undefined) {
-      // [MQTT-3.3.2-14] a Response Topic is a topic name: no wildcards.
-      const rtErr = typeof rt === "string" ? topicNameError(rt) : "must be a string";
-      if (rtErr !== undefined) invalid("will.properties.responseTopic", rtErr);
-    }
+    // [MQTT-3.3.2-14] a Response Topic is a topic name: no wildcards.
+    if (rt !== undefined) topicName("will.properties.responseTopic", rt);
     if (w.qos !== undefined && w.qos !== 0 && w.qos !== 1 && w.qos !== 2) {
       throw new RangeError("option will.qos must be 0, 1 or 2");
     }
@@ -727,7 +713,7 @@ export function resolveOptions(options: ClientOptions): ResolvedOptions {
     ) {
       throw new TypeError("option will.payload must be a string or Uint8Array");
     }
-    int(w as unknown as Record<string, unknown>, "delayIntervalSeconds", 0, 0, 0xffffffff);
+    int(w as unknown as Record<string, unknown>, "delayIntervalSeconds", 0, 0, 0xffffffff, "will.");
     will = w;
   }
   if (o.tls !== undefined && (o.tls === null || typeof o.tls !== "object")) {
@@ -758,10 +744,16 @@ export function resolveOptions(options: ClientOptions): ResolvedOptions {
     if (pp === null || typeof pp !== "object") {
       throw new TypeError("option publisherPool must be an object");
     }
-    int(pp, "size", 0, 0, 1024);
+    int(pp, "size", 0, 0, 1024, "publisherPool.");
     if (pp.size === undefined) throw new TypeError("option publisherPool.size is required");
-    oneOf(pp, "routing", "round-robin", ["round-robin", "hash-by-topic"] as const);
-    fn(pp, "clientId");
+    oneOf(
+      pp,
+      "routing",
+      "round-robin",
+      ["round-robin", "hash-by-topic"] as const,
+      "publisherPool.",
+    );
+    fn(pp, "clientId", "publisherPool.");
   }
   if (o.authenticator !== undefined) {
     const a = o.authenticator as Record<string, unknown>;

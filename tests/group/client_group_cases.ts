@@ -97,7 +97,8 @@ export const cases: Case[] = [
             broker: "mqtt://b:1",
             name: "x",
           }]),
-        (err: MqttError) => err.code === "invalid-option",
+        RangeError,
+        "a duplicate member name",
       );
       assert.throws(
         () => new ClientGroup([{ broker: "" }]),
@@ -108,13 +109,57 @@ export const cases: Case[] = [
           new ClientGroup([{ broker: "mqtt://a:1" }], {
             publishPolicy: "random" as unknown as "broadcast",
           }),
-        (err: MqttError) => err.code === "invalid-option",
+        RangeError,
+        "an unknown publishPolicy",
       );
       assert.throws(
         () => new ClientGroup([{ broker: "ws://a:1/mqtt" }]),
         (err: MqttError) => err.code === "invalid-broker-url",
       );
       return Promise.resolve();
+    },
+  },
+  {
+    name: "ClientGroup throws TypeError for a wrong type and RangeError for an unknown value",
+    async fn() {
+      assert.throws(
+        () => new ClientGroup([{ broker: 1883 as unknown as string }]),
+        TypeError,
+        "a broker that is not a string",
+      );
+      assert.throws(
+        () => new ClientGroup([{ broker: "mqtt://a:1" }], { publishPolicy: 1 as never }),
+        TypeError,
+        "a publishPolicy that is not a string",
+      );
+      const group = new ClientGroup([{ broker: "mqtt://127.0.0.1:1" }]);
+      // Checked before any member is asked: no broker needed.
+      await assert.rejects(
+        group.subscribeQueue(["a"], { dropPolicy: "drop-all" as never }),
+        RangeError,
+        "subscribeQueue() with an unknown dropPolicy",
+      );
+      await assert.rejects(
+        group.subscribeQueue(["a"], { dropPolicy: 2 as never }),
+        TypeError,
+        "subscribeQueue() with a dropPolicy that is not a string",
+      );
+      await assert.rejects(
+        group.subscribe(["a"], { dropPolicy: "drop-all" as never }),
+        RangeError,
+        "subscribe() with an unknown dropPolicy",
+      );
+      await assert.rejects(
+        group.subscribeQueue(["a"], { maxQueueSize: "10" as never }),
+        TypeError,
+        "a maxQueueSize that is not a number",
+      );
+      await assert.rejects(
+        group.subscribe(["a"], { buffer: 1.5 }),
+        RangeError,
+        "a buffer that is not an integer",
+      );
+      await group.disconnect();
     },
   },
   {
