@@ -1,8 +1,10 @@
 /**
  * The connection flags every subcommand shares (`-h -p -L/--url -u -P -k`,
  * TLS, `-V`, `-d`), the session flags of `pub` and `sub` (`-i -I -c -x`,
- * will, `-D`), and how they become {@linkcode ClientOptions}; plus the one-line
- * error text the CLI prints, which names `host:port` and never the password.
+ * will, `-D`), and how they become {@linkcode ClientOptions}: the start of
+ * every subcommand ({@linkcode parseCommand}), connecting
+ * ({@linkcode openClient}) and disconnecting; plus the one-line error text the
+ * CLI prints, which names `host:port` and never the password.
  *
  * @module
  */
@@ -19,21 +21,23 @@ import {
   type PublishProperties,
   type WillOptions,
 } from "../../mod.ts";
+import { errorMessage } from "../_internal/error.ts";
 import { topicNameError } from "../topic/mod.ts";
 import {
   type Flags,
   type FlagSpec,
   intFlag,
+  parseFlags,
   parseIntArg,
   type PropertyArg,
   qosFlag,
   secondsFlag,
   UsageError,
 } from "./_args.ts";
-import { type Context, report, stderrLogger } from "./_io.ts";
+import { type Context, report, stderrLogger, write } from "./_io.ts";
 
 /** Flags of every subcommand: where the broker is and how to reach it. */
-export const CONNECTION_FLAGS: FlagSpec[] = [
+const CONNECTION_FLAGS: FlagSpec[] = [
   { names: ["-h", "--host"], key: "host", kind: "value" },
   { names: ["-p", "--port"], key: "port", kind: "value" },
   { names: ["-L", "--url"], key: "url", kind: "value" },
@@ -55,7 +59,7 @@ export const CONNECTION_FLAGS: FlagSpec[] = [
 ];
 
 /** Flags of `pub` and `sub`: the session, the will, `-D` properties. */
-export const SESSION_FLAGS: FlagSpec[] = [
+const SESSION_FLAGS: FlagSpec[] = [
   { names: ["-i", "--id"], key: "id", kind: "value" },
   { names: ["-I", "--id-prefix"], key: "idPrefix", kind: "value" },
   { names: ["-c", "--disable-clean-session"], key: "persistent", kind: "bool" },
@@ -129,6 +133,57 @@ export interface ConnectionSetup {
   disconnect: DisconnectOptions | undefined;
 }
 
+/** What a subcommand adds to the shared flags. */
+export interface CommandSpec {
+  /** The subcommand's own flags, accepted after the shared ones. */
+  flags: readonly FlagSpec[];
+  /**
+   * With the session flags ({@linkcode SESSION_HELP}), what `-D name=value`
+   * adds to: the PUBLISH (`pub`) or the CONNECT (`sub`). Without (`bench`),
+   * only the connection flags ({@linkcode CONNECTION_HELP}) are accepted.
+   */
+  session?: "publish" | "connect";
+  /** The `--help` text. */
+  usage: string;
+}
+
+/** A parsed command line: the flags and the connection they describe. */
+export interface CommandLine {
+  /** Every flag given. */
+  flags: Flags;
+  /** The client options and the rest, from {@linkcode connectionSetup}. */
+  setup: ConnectionSetup;
+}
+
+/**
+ * The start every subcommand shares: parses `args` against the connection
+ * flags (and the session flags, with `command.session`) and the command's
+ * own, answers `--help` with the usage, and builds the connection setup.
+ *
+ * @param args The arguments after the subcommand.
+ * @param ctx The context: `--quiet` and `-d` take effect on it.
+ * @param command The subcommand's flags and usage.
+ * @returns The flags and the setup; `undefined` once `--help` printed the
+ * usage (the command then exits with status 0).
+ * @throws {UsageError} A bad or conflicting flag.
+ * @throws {Error} A certificate file that cannot be read.
+ */
+export async function parseCommand(
+  args: readonly string[],
+  ctx: Context,
+  command: CommandSpec,
+): Promise<CommandLine | undefined> {
+  const shared = command.session === undefined
+    ? CONNECTION_FLAGS
+    : [...CONNECTION_FLAGS, ...SESSION_FLAGS];
+  const flags = parseFlags(args, [...shared, ...command.flags]);
+  if (flags.bools.has("help")) {
+    await write(ctx.io.stdout, command.usage + "\n");
+    return undefined;
+  }
+  return { flags, setup: await connectionSetup(flags, ctx, command.session ?? "connect") };
+}
+
 const MAX_U32 = 0xffffffff;
 const NATIVE = new Set(["mqtt:", "tcp:", "mqtts:", "tls:", "ssl:"]);
 const TLS_OF: Record<string, string> = { "mqtt:": "mqtts:", "tcp:": "tls:", "ws:": "wss:" };
@@ -145,7 +200,7 @@ const encoder = new TextEncoder();
  * @throws {UsageError} A bad or conflicting flag.
  * @throws {Error} A certificate file that cannot be read.
  */
-export async function connectionSetup(
+async function connectionSetup(
   flags: Flags,
   ctx: Context,
   shortPropertiesMean: "publish" | "connect",
@@ -490,7 +545,7 @@ function redactUrl(raw: string): string {
 
 /** The message of an error, as one line. */
 export function errorText(err: unknown): string {
-  const text = err instanceof Error ? err.message : String(err);
+  const text = errorMessage(err);
   return text.replace(/\s*\n\s*/g, " ").trim() || (err as Error)?.name || "unknown error";
 }
 
@@ -613,6 +668,26 @@ export async function openClient(
   }
   if (ctx.debug !== undefined) void logStatus(client, ctx.debug);
   return client;
+}
+
+/**
+ * Disconnects, logging with `-d`; never throws.
+ *
+ * @param client The connected client.
+ * @param ctx The context.
+ * @param options From the setup's `disconnect` (`-D disconnect …`).
+ */
+export async function disconnect(
+  client: Client,
+  ctx: Context,
+  options: Parameters<Client["disconnect"]>[0],
+): Promise<void> {
+  ctx.debug?.debug("sending DISCONNECT");
+  try {
+    await client.disconnect(options);
+  } catch (err) {
+    ctx.debug?.debug("disconnect failed", { error: errorText(err) });
+  }
 }
 
 async function logStatus(client: Client, log: Logger): Promise<void> {

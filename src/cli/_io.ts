@@ -8,6 +8,7 @@
 
 import process from "node:process";
 import type { Logger } from "../../mod.ts";
+import { errorMessage } from "../_internal/error.ts";
 
 /** The part of a Node writable stream the CLI uses. */
 export interface WritableLike {
@@ -44,9 +45,7 @@ export class OutputError extends Error {
   /** @param cause The stream's error. */
   constructor(cause: unknown) {
     const code = (cause as { code?: unknown })?.code;
-    super(`cannot write to stdout: ${cause instanceof Error ? cause.message : String(cause)}`, {
-      cause,
-    });
+    super(`cannot write to stdout: ${errorMessage(cause)}`, { cause });
     this.name = "OutputError";
     this.code = typeof code === "string" ? code : undefined;
   }

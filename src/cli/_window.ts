@@ -1,6 +1,7 @@
 /**
  * Small async helpers of the CLI: {@linkcode Window}, a bound on operations
- * in flight, and an abortable {@linkcode sleep}.
+ * in flight, and {@linkcode unlessAborted}. (The abortable sleep is
+ * `sleepUnlessAborted` of `src/_internal/async.ts`.)
  *
  * @module
  */
@@ -72,27 +73,6 @@ export class Window {
   #next(): Promise<void> {
     return new Promise<void>((resolve) => (this.#wake = resolve));
   }
-}
-
-/**
- * Waits `ms` milliseconds, or less when `signal` aborts (then it resolves
- * too: callers check `signal.aborted`).
- *
- * @param ms How long.
- * @param signal Cuts the wait short.
- * @returns A promise that settles after the wait.
- */
-export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  if (signal?.aborted || ms <= 0) return Promise.resolve();
-  return new Promise<void>((resolve) => {
-    const done = () => {
-      clearTimeout(timer);
-      signal?.removeEventListener("abort", done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal?.addEventListener("abort", done, { once: true });
-  });
 }
 
 /**

@@ -11,23 +11,23 @@
 import { performance } from "node:perf_hooks";
 import { setImmediate } from "node:timers";
 import type { Client, Message } from "../../mod.ts";
+import { sleepUnlessAborted } from "../_internal/async.ts";
 import { topicNameError } from "../topic/mod.ts";
-import { type FlagSpec, intFlag, parseFlags, qosFlag, secondsFlag, UsageError } from "./_args.ts";
+import { type FlagSpec, intFlag, qosFlag, secondsFlag, UsageError } from "./_args.ts";
 import {
-  CONNECTION_FLAGS,
+  type CommandSpec,
   CONNECTION_HELP,
-  connectionSetup,
   errorText,
   openClient,
+  parseCommand,
   reasonText,
   scrub,
 } from "./_connect.ts";
 import { type Context, flush, report, write } from "./_io.ts";
-import { sleep, unlessAborted, Window } from "./_window.ts";
+import { unlessAborted, Window } from "./_window.ts";
 import { MqttError } from "../../mod.ts";
 
 const BENCH_FLAGS: FlagSpec[] = [
-  ...CONNECTION_FLAGS,
   { names: ["-q", "--qos"], key: "qos", kind: "value" },
   { names: ["--count"], key: "count", kind: "value" },
   { names: ["--size"], key: "size", kind: "value" },
@@ -72,6 +72,8 @@ ${CONNECTION_HELP}
 
 Exit status: 0 finished (lost messages are reported, not failed), 1 a connection or
 publish failed, 2 usage error.`;
+
+const BENCH: CommandSpec = { flags: BENCH_FLAGS, usage: BENCH_USAGE };
 
 /** The `--json` summary of a bench run. */
 export interface BenchSummary {
@@ -123,12 +125,9 @@ export interface BenchSummary {
  * @throws {UsageError} A bad command line.
  */
 export async function bench(args: readonly string[], ctx: Context): Promise<number> {
-  const flags = parseFlags(args, BENCH_FLAGS);
-  if (flags.bools.has("help")) {
-    await write(ctx.io.stdout, BENCH_USAGE + "\n");
-    return 0;
-  }
-  const setup = await connectionSetup(flags, ctx, "connect");
+  const line = await parseCommand(args, ctx, BENCH);
+  if (line === undefined) return 0; // --help
+  const { flags, setup } = line;
   const qos = qosFlag(flags, "qos");
   const count = intFlag(flags, "count", 10_000, 1, 100_000_000);
   const size = intFlag(flags, "size", 64, HEADER, 256 * 1024 * 1024);
@@ -253,7 +252,11 @@ export async function bench(args: readonly string[], ctx: Context): Promise<numb
       let before = -1;
       while (received < count && received !== before && !ctx.signal.aborted) {
         before = received;
-        await Promise.race([done, sleep(drainMs, ctx.signal)]);
+        // --drain-timeout 0: one look at what already arrived, no timer.
+        await Promise.race([
+          done,
+          drainMs > 0 ? sleepUnlessAborted(drainMs, ctx.signal) : undefined,
+        ]);
       }
     }
     if (progressTimer !== undefined) {

@@ -6,35 +6,33 @@
  */
 
 import { readFile } from "node:fs/promises";
-import type { Client, PublishOptions, PublishResult } from "../../mod.ts";
+import { sleepUnlessAborted } from "../_internal/async.ts";
+import type { PublishOptions, PublishResult } from "../../mod.ts";
 import { MqttError } from "../../mod.ts";
 import { topicNameError } from "../topic/mod.ts";
 import {
   type FlagSpec,
   intFlag,
   optionalIntFlag,
-  parseFlags,
   qosFlag,
   secondsFlag,
   UsageError,
 } from "./_args.ts";
 import {
-  CONNECTION_FLAGS,
+  type CommandSpec,
   CONNECTION_HELP,
-  connectionSetup,
+  disconnect,
   errorText,
   openClient,
+  parseCommand,
   reasonText,
   scrub,
-  SESSION_FLAGS,
   SESSION_HELP,
 } from "./_connect.ts";
-import { type Context, flush, lines, readAll, report, write } from "./_io.ts";
-import { sleep, unlessAborted, Window } from "./_window.ts";
+import { type Context, flush, lines, readAll, report } from "./_io.ts";
+import { unlessAborted, Window } from "./_window.ts";
 
 const PUB_FLAGS: FlagSpec[] = [
-  ...CONNECTION_FLAGS,
-  ...SESSION_FLAGS,
   { names: ["-t", "--topic"], key: "topic", kind: "value" },
   { names: ["-m", "--message"], key: "message", kind: "value" },
   { names: ["-f", "--file"], key: "file", kind: "value" },
@@ -76,6 +74,8 @@ ${SESSION_HELP}
 
 Exit status: 0 published, 1 connection or publish failed, 2 usage error.`;
 
+const PUB: CommandSpec = { flags: PUB_FLAGS, session: "publish", usage: PUB_USAGE };
+
 /**
  * Runs `mqttv5 pub`.
  *
@@ -85,12 +85,9 @@ Exit status: 0 published, 1 connection or publish failed, 2 usage error.`;
  * @throws {UsageError} A bad command line.
  */
 export async function pub(args: readonly string[], ctx: Context): Promise<number> {
-  const flags = parseFlags(args, PUB_FLAGS);
-  if (flags.bools.has("help")) {
-    await write(ctx.io.stdout, PUB_USAGE + "\n");
-    return 0;
-  }
-  const setup = await connectionSetup(flags, ctx, "publish");
+  const line = await parseCommand(args, ctx, PUB);
+  if (line === undefined) return 0; // --help
+  const { flags, setup } = line;
   const topic = flags.values.get("topic") ?? setup.urlTopic;
   if (topic === undefined) throw new UsageError("a topic is required (-t TOPIC)");
   const problem = topicNameError(topic);
@@ -169,7 +166,7 @@ export async function pub(args: readonly string[], ctx: Context): Promise<number
       for (let i = 0; i < times && window.error === undefined && !ctx.signal.aborted; i++) {
         if (i > 0 && repeatDelayMs > 0) {
           await window.drain();
-          await sleep(repeatDelayMs, ctx.signal);
+          await sleepUnlessAborted(repeatDelayMs, ctx.signal);
           if (ctx.signal.aborted) break;
         }
         await window.acquire();
@@ -197,18 +194,4 @@ function publishFailure(err: unknown, topic: string): string {
     return `publish to "${topic}" refused: ${reasonText(err.reasonCode)}`;
   }
   return `publish to "${topic}" failed: ${errorText(err)}`;
-}
-
-/** Disconnects, logging with `-d`; never throws. */
-export async function disconnect(
-  client: Client,
-  ctx: Context,
-  options: Parameters<Client["disconnect"]>[0],
-): Promise<void> {
-  ctx.debug?.debug("sending DISCONNECT");
-  try {
-    await client.disconnect(options);
-  } catch (err) {
-    ctx.debug?.debug("disconnect failed", { error: errorText(err) });
-  }
 }

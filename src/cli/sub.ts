@@ -15,34 +15,24 @@ import {
 } from "../../mod.ts";
 import { topicMatchesFilter } from "../topic/match.ts";
 import { topicFilterError } from "../topic/mod.ts";
+import { type FlagSpec, optionalIntFlag, qosFlag, secondsFlag, UsageError } from "./_args.ts";
 import {
-  type FlagSpec,
-  optionalIntFlag,
-  parseFlags,
-  qosFlag,
-  secondsFlag,
-  UsageError,
-} from "./_args.ts";
-import {
-  CONNECTION_FLAGS,
+  type CommandSpec,
   CONNECTION_HELP,
-  connectionSetup,
+  disconnect,
   errorText,
   openClient,
+  parseCommand,
   reasonText,
   scrub,
-  SESSION_FLAGS,
   SESSION_HELP,
 } from "./_connect.ts";
 import { type Context, flush, report, write } from "./_io.ts";
-import { disconnect } from "./pub.ts";
 
 /** Exit status of `-W` expiring: mosquitto_sub's (MOSQ_ERR_TIMEOUT). */
 export const EXIT_TIMEOUT = 27;
 
 const SUB_FLAGS: FlagSpec[] = [
-  ...CONNECTION_FLAGS,
-  ...SESSION_FLAGS,
   { names: ["-t", "--topic"], key: "topic", kind: "list" },
   { names: ["-T", "--filter-out"], key: "filterOut", kind: "list" },
   { names: ["-q", "--qos"], key: "qos", kind: "value" },
@@ -94,6 +84,8 @@ ${SESSION_HELP}
 Exit status: 0 done (-C reached, -E, or SIGINT), 1 connection or subscription failed,
 2 usage error, ${EXIT_TIMEOUT} -W timed out.`;
 
+const SUB: CommandSpec = { flags: SUB_FLAGS, session: "connect", usage: SUB_USAGE };
+
 const encoder = new TextEncoder();
 const strictUtf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 
@@ -106,12 +98,9 @@ const strictUtf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
  * @throws {UsageError} A bad command line.
  */
 export async function sub(args: readonly string[], ctx: Context): Promise<number> {
-  const flags = parseFlags(args, SUB_FLAGS);
-  if (flags.bools.has("help")) {
-    await write(ctx.io.stdout, SUB_USAGE + "\n");
-    return 0;
-  }
-  const setup = await connectionSetup(flags, ctx, "connect");
+  const line = await parseCommand(args, ctx, SUB);
+  if (line === undefined) return 0; // --help
+  const { flags, setup } = line;
   const topics = flags.lists.get("topic") ?? (setup.urlTopic ? [setup.urlTopic] : []);
   if (topics.length === 0) throw new UsageError("a topic filter is required (-t FILTER)");
   const filterOut = flags.lists.get("filterOut") ?? [];

@@ -154,6 +154,71 @@ function toResult(m: Message | undefined): IteratorResult<Message> {
   return m === undefined ? DONE : { done: false, value: m };
 }
 
+/**
+ * The async iterator of a subscription over its queue, for this module's
+ * {@linkcode QueueSubscription} and the group's merged subscription. `next()`
+ * takes a buffered message without async-function machinery (one resolved
+ * promise); `return()`, called when a `for await` loop is left early, ends
+ * the subscription with `end` first.
+ *
+ * @param q The subscription's queue.
+ * @param end Ends the subscription; must not reject.
+ * @returns The iterator.
+ */
+export function queueIterator(
+  q: Queue<Message>,
+  end: () => Promise<void>,
+): AsyncIterator<Message> {
+  return {
+    next: (): Promise<IteratorResult<Message>> => {
+      if (q.length > 0) return Promise.resolve({ done: false, value: q.tryDequeue() as Message });
+      return q.dequeue().then(toResult);
+    },
+    return: async (): Promise<IteratorResult<Message>> => {
+      await end();
+      return { done: true, value: undefined };
+    },
+  };
+}
+
+/**
+ * Applies a subscription queue's bound and drop policy before `m` goes in,
+ * for this module's {@linkcode QueueTarget} and the group's merged
+ * subscription. With the queue full, `"drop-oldest"` drops its oldest
+ * message, `"drop-newest"` drops `m`, and `"block"` lets `m` in anyway (the
+ * producer has stopped taking more; what it had already taken still lands).
+ *
+ * @param q The subscription's queue.
+ * @param m The message about to go in.
+ * @param limit The bound; 0 for none.
+ * @param policy What a full queue does.
+ * @param dropped Takes each dropped message (and acks it).
+ * @returns Whether to enqueue `m`: false when `m` was dropped, or when the
+ * queue is closed (`m` is then acked).
+ */
+export function makeRoom(
+  q: Queue<Message>,
+  m: Message,
+  limit: number,
+  policy: DropPolicy,
+  dropped: (m: Message) => void,
+): boolean {
+  if (q.closed) {
+    m.ack();
+    return false;
+  }
+  if (limit > 0 && q.length >= limit) {
+    if (policy === "drop-oldest") {
+      const old = q.tryDequeue();
+      if (old !== undefined) dropped(old);
+    } else if (policy === "drop-newest") {
+      dropped(m);
+      return false;
+    }
+  }
+  return true;
+}
+
 /** What a `"block"` subscription tells the client about its buffer. */
 export interface FlowControl {
   /** The buffer is full: stop reading from the broker. */
@@ -221,20 +286,8 @@ export class QueueTarget implements Target, QueueSubscription {
 
   deliver(m: Message): boolean {
     const q = this.queue;
-    if (q.closed) {
-      m.ack();
-      return false;
-    }
-    if (this.#limit > 0 && q.length >= this.#limit) {
-      if (this.#policy === "drop-oldest") {
-        const old = q.tryDequeue();
-        if (old !== undefined) this.#dropped(old);
-      } else if (this.#policy === "drop-newest") {
-        this.#dropped(m);
-        return false;
-      }
-      // "block": the client has stopped reading; what it had already read still lands.
-    }
+    // Full under "block": the client has stopped reading; what it had already read still lands.
+    if (!makeRoom(q, m, this.#limit, this.#policy, this.#dropped)) return false;
     if (this.#autoAck) {
       const copy = detachedCopy(m);
       m.ack();
@@ -251,7 +304,8 @@ export class QueueTarget implements Target, QueueSubscription {
     return true;
   }
 
-  #dropped(m: Message): void {
+  /** Bound once (not a method): {@linkcode makeRoom} takes it for every message. */
+  readonly #dropped = (m: Message): void => {
     m.ack(); // so the broker stops retrying
     this.#countDrop(this.token, ++this.#drops);
     if (this.#onDrop !== undefined) {
@@ -261,7 +315,7 @@ export class QueueTarget implements Target, QueueSubscription {
         // an observer's failure must not break the read path
       }
     }
-  }
+  };
 
   end(): void {
     const q = this.queue;
@@ -275,19 +329,7 @@ export class QueueTarget implements Target, QueueSubscription {
   }
 
   [Symbol.asyncIterator](): AsyncIterator<Message> {
-    const q = this.queue;
-    return {
-      next: (): Promise<IteratorResult<Message>> => {
-        // Buffered: no async-function machinery, one resolved promise.
-        if (q.length > 0) return Promise.resolve({ done: false, value: q.tryDequeue() as Message });
-        return q.dequeue().then(toResult);
-      },
-      return: async (): Promise<IteratorResult<Message>> => {
-        // Leaving a for-await loop early ends the subscription.
-        if (!q.closed) await this.#end(this.token).catch(() => {});
-        return { done: true, value: undefined };
-      },
-    };
+    return queueIterator(this.queue, () => this[Symbol.asyncDispose]());
   }
 
   [Symbol.asyncDispose](): Promise<void> {

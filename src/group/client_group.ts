@@ -35,6 +35,7 @@
 import { Client } from "../client/client.ts";
 import {
   checkDropPolicy,
+  checkEnum,
   type ClientOptions,
   defaultQueueSize,
   type DropPolicy,
@@ -49,6 +50,7 @@ import type {
   PublishResult,
   TopicFilterInput,
 } from "../client/types.ts";
+import { errorMessage } from "../_internal/error.ts";
 import { MqttError } from "../errors.ts";
 import { fnv1a32 } from "../client/_fnv.ts";
 import { GroupError } from "./group_error.ts";
@@ -184,10 +186,6 @@ function notSent(err: unknown): boolean {
   return err.code === "not-connected" || err.code === "write-queue-full" || err.code === "closed";
 }
 
-function describe(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
-}
-
 /**
  * N parallel sessions to N independent brokers. Each member is a full
  * {@linkcode Client}; the group connects and disconnects them together,
@@ -243,10 +241,12 @@ export class ClientGroup implements AsyncDisposable {
    *
    * @param members The members, at least one.
    * @param options Shared client options, publish policy, lifecycle order.
-   * @throws {TypeError} `members` is not a non-empty array, or an option has the wrong type.
-   * @throws {MqttError} `missing-broker` (a member without `broker`),
-   * `invalid-option` (a duplicate name, an unknown policy), or whatever a
-   * member's `new Client()` throws.
+   * @throws {TypeError} `members` is not a non-empty array, a member or an
+   * option has the wrong type (a `broker` or `name` that is not a string).
+   * @throws {RangeError} An unknown `publishPolicy`; two members with the same
+   * `name`.
+   * @throws {MqttError} `missing-broker` (a member without `broker`), or
+   * whatever a member's `new Client()` throws (`invalid-broker-url`).
    */
   constructor(members: GroupMember[], options: ClientGroupOptions = {}) {
     if (!Array.isArray(members) || members.length === 0) {
@@ -255,13 +255,7 @@ export class ClientGroup implements AsyncDisposable {
     if (options === null || typeof options !== "object") {
       throw new TypeError("ClientGroup options must be an object");
     }
-    const policy = options.publishPolicy ?? "broadcast";
-    if (!POLICIES.includes(policy)) {
-      throw new MqttError(
-        "invalid-option",
-        `option publishPolicy must be one of ${POLICIES.join(", ")}, got "${policy}"`,
-      );
-    }
+    const policy = checkEnum("publishPolicy", options.publishPolicy ?? "broadcast", POLICIES);
     const shared: Partial<ClientOptions> = { ...options.shared };
     delete shared.broker;
     delete shared.brokers;
@@ -276,15 +270,21 @@ export class ClientGroup implements AsyncDisposable {
       if (m === null || typeof m !== "object") {
         throw new TypeError(`ClientGroup member ${i} must be an object`);
       }
-      if (typeof m.broker !== "string" || m.broker === "") {
+      if (m.broker === undefined || m.broker === "") {
         throw new MqttError("missing-broker", `ClientGroup member ${i} has no broker URL`);
+      }
+      if (typeof m.broker !== "string") {
+        throw new TypeError(`ClientGroup member ${i}: broker must be a URL string`);
       }
       const name = m.name ?? `member-${i + 1}`;
       if (typeof name !== "string" || name === "") {
         throw new TypeError(`ClientGroup member ${i}: name must be a non-empty string`);
       }
-      if (names.includes(name)) {
-        throw new MqttError("invalid-option", `ClientGroup member ${i}: duplicate name "${name}"`);
+      const first = names.indexOf(name);
+      if (first !== -1) {
+        throw new RangeError(
+          `ClientGroup member ${i}: name "${name}" is already member ${first}'s; names must be unique`,
+        );
       }
       names.push(name);
       const own = m.options ?? {};
@@ -418,7 +418,7 @@ export class ClientGroup implements AsyncDisposable {
         if (signal?.aborted && err === signal.reason) continue;
         this.#loggers[this.#names.indexOf(name)]?.warn("ClientGroup member did not connect", {
           member: name,
-          error: describe(err),
+          error: errorMessage(err),
         });
       }
     }
@@ -461,7 +461,7 @@ export class ClientGroup implements AsyncDisposable {
         if (err === signal.reason) continue;
         this.#loggers[this.#names.indexOf(name)]?.warn("ClientGroup member did not disconnect", {
           member: name,
-          error: describe(err),
+          error: errorMessage(err),
         });
       }
       throw signal.reason;
@@ -593,7 +593,9 @@ export class ClientGroup implements AsyncDisposable {
    * @returns The merged subscription; `tokens` has each member's token.
    * @throws {GroupError} No member subscribed (each member's error).
    * @throws {MqttError} `drop-oldest-unsupported`; `closed` after `disconnect()`.
-   * @throws {RangeError} A bad `buffer`.
+   * @throws {TypeError} A `dropPolicy` or `buffer` of the wrong type.
+   * @throws {RangeError} An unknown `dropPolicy`; a `buffer` that is not an
+   * integer >= 1.
    * @throws The `signal.reason`, unchanged, when `options.signal` is already
    * aborted (checked before anything else: no member subscribes) or aborts
    * during the call (members that subscribed are unsubscribed again).
@@ -610,6 +612,9 @@ export class ClientGroup implements AsyncDisposable {
       );
     }
     const buffer = options?.buffer ?? 64;
+    if (typeof buffer !== "number") {
+      throw new TypeError(`subscribe buffer must be a number, got ${typeof buffer}`);
+    }
     if (!Number.isInteger(buffer) || buffer < 1) {
       throw new RangeError(`subscribe buffer must be an integer >= 1, got ${buffer}`);
     }
@@ -635,8 +640,10 @@ export class ClientGroup implements AsyncDisposable {
    * @param options As for `Client.subscribeQueue()`.
    * @returns The merged subscription with its `queue`.
    * @throws {GroupError} No member subscribed (each member's error).
-   * @throws {MqttError} `invalid-option` (an unknown `dropPolicy`); `closed`.
-   * @throws {RangeError} A bad `maxQueueSize`.
+   * @throws {MqttError} `closed`.
+   * @throws {TypeError} A `dropPolicy` or `maxQueueSize` of the wrong type.
+   * @throws {RangeError} An unknown `dropPolicy`; a `maxQueueSize` that is not
+   * an integer >= 0.
    * @throws The `signal.reason`, as for {@linkcode ClientGroup.subscribe}.
    */
   async subscribeQueue(
@@ -646,6 +653,9 @@ export class ClientGroup implements AsyncDisposable {
     options?.signal?.throwIfAborted();
     const policy = checkDropPolicy(options?.dropPolicy ?? this.#queuePolicy);
     const limit = options?.maxQueueSize ?? defaultQueueSize(policy, this.#queueLimit);
+    if (typeof limit !== "number") {
+      throw new TypeError(`maxQueueSize must be a number, got ${typeof limit}`);
+    }
     if (!Number.isInteger(limit) || limit < 0) {
       throw new RangeError(`maxQueueSize must be an integer >= 0, got ${limit}`);
     }
@@ -695,7 +705,7 @@ export class ClientGroup implements AsyncDisposable {
     for (const [name, err] of failures) {
       this.#loggers[this.#names.indexOf(name)]?.warn("ClientGroup member did not subscribe", {
         member: name,
-        error: describe(err),
+        error: errorMessage(err),
       });
     }
     return new MergedSubscription(

@@ -5,6 +5,8 @@
  * @module
  */
 
+import { errorMessage } from "../_internal/error.ts";
+
 /**
  * The `ClientGroup` operations that can fail member by member.
  *
@@ -16,10 +18,6 @@
  * ```
  */
 export type GroupOperation = "connect" | "disconnect" | "publish" | "subscribe" | "unsubscribe";
-
-function describe(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
-}
 
 /**
  * A `ClientGroup` operation that failed on some members (`connect`,
@@ -51,7 +49,7 @@ export class GroupError extends AggregateError {
    * @param failures Each failed member's error, keyed by member name.
    */
   constructor(operation: GroupOperation, failures: ReadonlyMap<string, unknown>) {
-    const parts = [...failures].map(([name, err]) => `${name}: ${describe(err)}`);
+    const parts = [...failures].map(([name, err]) => `${name}: ${errorMessage(err)}`);
     super(
       [...failures.values()],
       `ClientGroup ${operation} failed on ${failures.size} member(s): ${parts.join("; ")}`,

@@ -8,7 +8,12 @@
 import type { Message } from "../client/message.ts";
 import type { DropPolicy } from "../client/options.ts";
 import { onTake, Queue } from "../client/queue.ts";
-import type { QueueSubscription, SubscriptionToken } from "../client/subscription.ts";
+import {
+  makeRoom,
+  queueIterator,
+  type QueueSubscription,
+  type SubscriptionToken,
+} from "../client/subscription.ts";
 import { GroupError } from "./group_error.ts";
 
 /**
@@ -84,11 +89,6 @@ export interface GroupQueueSubscription extends GroupSubscription {
 export interface MemberPart {
   name: string;
   sub: QueueSubscription;
-}
-
-const DONE: IteratorResult<Message> = Object.freeze({ done: true, value: undefined });
-function toResult(m: Message | undefined): IteratorResult<Message> {
-  return m === undefined ? DONE : { done: false, value: m };
 }
 
 /**
@@ -172,26 +172,13 @@ export class MergedSubscription implements GroupQueueSubscription {
   }
 
   #deliver(m: Message): void {
-    const q = this.queue;
-    if (q.closed) {
-      m.ack();
-      return;
-    }
-    if (this.#limit > 0 && q.length >= this.#limit) {
-      if (this.#policy === "drop-oldest") {
-        const old = q.tryDequeue();
-        if (old !== undefined) this.#dropped(old);
-      } else if (this.#policy === "drop-newest") {
-        this.#dropped(m);
-        return;
-      }
-      // "block": a pump that waited for room took one message; several pumps may overshoot
-      // the bound by one message each.
-    }
-    q.enqueue(m);
+    // Full under "block": a pump that waited for room took one message; several pumps may
+    // overshoot the bound by one message each.
+    if (makeRoom(this.queue, m, this.#limit, this.#policy, this.#dropped)) this.queue.enqueue(m);
   }
 
-  #dropped(m: Message): void {
+  /** Bound once (not a method): {@linkcode makeRoom} takes it for every message. */
+  readonly #dropped = (m: Message): void => {
     m.ack(); // so the broker stops retrying
     if (this.#onDrop !== undefined) {
       try {
@@ -200,7 +187,7 @@ export class MergedSubscription implements GroupQueueSubscription {
         // an observer's failure must not stop the pump
       }
     }
-  }
+  };
 
   /** Ends the merged stream: buffered messages are acked and discarded. */
   #end(): void {
@@ -247,18 +234,7 @@ export class MergedSubscription implements GroupQueueSubscription {
   }
 
   [Symbol.asyncIterator](): AsyncIterator<Message> {
-    const q = this.queue;
-    return {
-      next: (): Promise<IteratorResult<Message>> => {
-        if (q.length > 0) return Promise.resolve({ done: false, value: q.tryDequeue() as Message });
-        return q.dequeue().then(toResult);
-      },
-      return: async (): Promise<IteratorResult<Message>> => {
-        // Leaving a for-await loop early ends the subscription.
-        await this.#endParts();
-        return DONE;
-      },
-    };
+    return queueIterator(this.queue, () => this.#endParts());
   }
 
   [Symbol.asyncDispose](): Promise<void> {

@@ -24,6 +24,7 @@
  * @module
  */
 
+import { toError } from "../_internal/error.ts";
 import type { MqttError } from "../errors.ts";
 import { closedError, dialError, lostError, type Peer } from "./_errors.ts";
 import { type Endpoint, endpoint } from "./_endpoint.ts";
@@ -86,10 +87,6 @@ function bunRuntime(): BunRuntime {
   const bun = (globalThis as { Bun?: BunRuntime }).Bun;
   if (bun === undefined) throw new TypeError("Cannot use bunDial: this runtime is not Bun");
   return bun;
-}
-
-function toError(err: unknown): Error {
-  return err instanceof Error ? err : new Error(String(err));
 }
 
 const encoder = new TextEncoder();
@@ -290,8 +287,7 @@ class BunConnection implements Connection {
    * Chunks not delivered yet, oldest first: those that arrived before start(),
    * while paused, or behind other held ones. Delivered from a microtask.
    */
-  #held = new HeldChunks();
-  #draining = false;
+  #held = new HeldChunks(() => this.#deliverHeld());
   /** Writes waiting for "drain", oldest first (head index, no shift()). */
   #writes: PendingWrite[] = [];
   #writeHead = 0;
@@ -366,7 +362,7 @@ class BunConnection implements Connection {
     this.#started = true;
     this.#onData = onData;
     this.#onClose = onClose;
-    if (!this.#held.empty || this.#ended) this.#scheduleDrain();
+    if (!this.#held.empty || this.#ended) this.#held.schedule();
   }
 
   pause(): void {
@@ -389,28 +385,20 @@ class BunConnection implements Connection {
   resume(): void {
     if (!this.#paused) return;
     this.#paused = false;
-    // Never deliver inside resume(): the client may call it from user code.
-    this.#scheduleDrain();
+    this.#held.schedule(); // from a microtask: never inside resume()
   }
 
   #data(chunk: Uint8Array): void {
     if (this.#closed || this.#reported) return;
-    if (!this.#started || this.#paused || this.#draining || !this.#held.empty) {
+    if (!this.#started || this.#paused || this.#held.waiting) {
       this.#held.push(chunk);
     } else {
       this.#deliver(chunk);
     }
   }
 
-  #scheduleDrain(): void {
-    if (this.#draining) return;
-    this.#draining = true;
-    queueMicrotask(() => this.#deliverHeld());
-  }
-
   /** Delivers the held chunks (until paused again), then reads on, or reports the end. */
   #deliverHeld(): void {
-    this.#draining = false;
     this.#held.drain(
       () => !this.#paused && !this.#closed && !this.#reported,
       (chunk) => this.#deliver(chunk),
@@ -456,7 +444,7 @@ class BunConnection implements Connection {
     // onClose never runs inside close(), and after the held chunks (which a
     // local close drops; a paused connection delivers them on resume()).
     if (!this.#started) return;
-    if (this.#closed || (this.#held.empty && !this.#draining)) {
+    if (this.#closed || !this.#held.waiting) {
       queueMicrotask(() => this.#report());
     }
   }

@@ -43,6 +43,7 @@
  * @module
  */
 
+import { abortable } from "../_internal/async.ts";
 import type { MqttError } from "../errors.ts";
 import { closedError, dialError, lostError, type Peer } from "./_errors.ts";
 import { type Endpoint, endpoint } from "./_endpoint.ts";
@@ -54,41 +55,6 @@ export type { Connection, DialFunc, DialOptions, TlsOptions } from "./types.ts";
 const SLAB_SIZE = 64 * 1024;
 /** A fresh slab is taken when less than this much is left at the tail. */
 const MIN_READ = 8 * 1024;
-
-/**
- * Settles like `promise`, or rejects with `signal.reason` when the signal
- * aborts first; a value that arrives after the abort goes to `discard`.
- */
-function abortable<T>(
-  promise: Promise<T>,
-  signal: AbortSignal | undefined,
-  discard: (value: T) => void,
-): Promise<T> {
-  if (!signal) return promise;
-  if (signal.aborted) {
-    promise.then(discard, () => {});
-    return Promise.reject(signal.reason);
-  }
-  return new Promise<T>((resolve, reject) => {
-    let aborted = false;
-    const onAbort = () => {
-      aborted = true;
-      reject(signal.reason);
-    };
-    signal.addEventListener("abort", onAbort, { once: true });
-    promise.then(
-      (value) => {
-        signal.removeEventListener("abort", onAbort);
-        if (aborted) discard(value);
-        else resolve(value);
-      },
-      (err) => {
-        signal.removeEventListener("abort", onAbort);
-        reject(err);
-      },
-    );
-  });
-}
 
 function closeQuietly(conn: Deno.Conn): void {
   try {

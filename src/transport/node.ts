@@ -27,6 +27,7 @@ import {
   connect as tlsConnect,
   type ConnectionOptions as NodeTlsConnectionOptions,
 } from "node:tls";
+import { toError } from "../_internal/error.ts";
 import type { MqttError } from "../errors.ts";
 import { closedError, dialError, lostError, type Peer } from "./_errors.ts";
 import { type Endpoint, endpoint } from "./_endpoint.ts";
@@ -193,8 +194,7 @@ class NodeConnection implements Connection {
   #pendingReject: ((error: Error) => void) | undefined;
   #paused = false;
   /** Chunks that came while paused (or while earlier ones wait), oldest first. */
-  #held = new HeldChunks();
-  #draining = false;
+  #held = new HeldChunks(() => this.#drain());
 
   constructor(socket: Socket, peer: Peer) {
     this.#socket = socket;
@@ -226,7 +226,7 @@ class NodeConnection implements Connection {
     this.#socket.on("data", (buf: Uint8Array) => {
       if (this.#closed || this.#reported) return;
       const chunk = new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
-      if (this.#paused || this.#draining || !this.#held.empty) {
+      if (this.#paused || this.#held.waiting) {
         this.#held.push(chunk);
       } else {
         this.#deliver(chunk);
@@ -240,7 +240,7 @@ class NodeConnection implements Connection {
     try {
       this.#onData!(chunk);
     } catch (err) {
-      this.#error ??= err instanceof Error ? err : new Error(String(err));
+      this.#error ??= toError(err);
       this.#socket.destroy();
     }
   }
@@ -254,15 +254,11 @@ class NodeConnection implements Connection {
   resume(): void {
     if (!this.#paused) return;
     this.#paused = false;
-    if (this.#draining) return;
-    this.#draining = true;
-    // Never deliver inside resume(): the client may call it from user code.
-    queueMicrotask(() => this.#drain());
+    this.#held.schedule(); // from a microtask: never inside resume()
   }
 
   /** Delivers the held chunks (until paused again), then lets the socket flow. */
   #drain(): void {
-    this.#draining = false;
     this.#held.drain(
       () => !this.#paused && !this.#closed && !this.#reported,
       (chunk) => this.#deliver(chunk),
