@@ -82,3 +82,37 @@ export function sleepUnlessAborted(ms: number, signal?: AbortSignal): Promise<vo
     signal?.addEventListener("abort", done, { once: true });
   });
 }
+
+/**
+ * Waits for `p` to settle (either way), at most `ms` milliseconds, and no
+ * longer than until `signal` aborts. Never rejects.
+ *
+ * @param p What to wait for.
+ * @param ms The longest wait.
+ * @param signal Ends the wait early.
+ * @returns Settles when `p` did, the time is up or the signal aborted.
+ */
+export async function settledWithin(
+  p: Promise<unknown>,
+  ms: number,
+  signal?: AbortSignal,
+): Promise<void> {
+  if (signal?.aborted) return;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let onAbort: (() => void) | undefined;
+  try {
+    await Promise.race([
+      p.then(() => {}, () => {}),
+      new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, ms);
+        if (signal !== undefined) {
+          onAbort = resolve;
+          signal.addEventListener("abort", onAbort, { once: true });
+        }
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+    if (onAbort !== undefined) signal!.removeEventListener("abort", onAbort);
+  }
+}

@@ -242,6 +242,8 @@ export class Inbound {
   #aliases: Map<number, string> | undefined;
   #live = false;
   #connection = 0;
+  /** The connection the current session began on: store writes asked before it are void. */
+  #sessionFrom = 0;
   /** The topic of the PUBLISH last passed to {@linkcode Inbound.receive} (aliases resolved). */
   topic = "";
   /** Why the last {@linkcode Inbound.receive} said {@linkcode Verdict.Violation}. */
@@ -309,6 +311,7 @@ export class Inbound {
     this.#connection++;
     this.#aliases = undefined;
     if (!sessionPresent) {
+      this.#sessionFrom = this.#connection;
       this.acks.clear();
       this.#qos2.clear();
       this.#received = 0;
@@ -445,6 +448,8 @@ export class Inbound {
    * @param connection {@linkcode Inbound.connection} when it was asked for.
    */
   stored(op: InboundStoreOp, id: number, connection: number): void {
+    // Asked for under a session the broker has since lost: the identifier may be a new message's.
+    if (connection < this.#sessionFrom) return;
     if (op === InboundStoreOp.Put) {
       if (this.#qos2.get(id) !== Qos2State.Recording) return;
       this.#qos2.set(id, Qos2State.Recorded);

@@ -13,6 +13,7 @@
  * @module
  */
 
+import { isFailure } from "../_internal/reason.ts";
 import { MqttError } from "../errors.ts";
 import { ReasonCode } from "../wire/constants.ts";
 import { packetLength } from "../wire/encode.ts";
@@ -60,6 +61,12 @@ export interface SessionLimits {
   maximumPacketSize?: number;
   /** The highest topic alias the broker accepts (0: none). */
   topicAliasMaximum: number;
+  /**
+   * Whether the broker kept the session (a CONNACK's Session Present). When
+   * it did not, identifiers held back for QoS 2 messages it may have had are
+   * free again.
+   */
+  sessionPresent?: boolean;
 }
 
 /** What a completed QoS 1/2 publish resolves with. */
@@ -240,7 +247,10 @@ export class Outbound<F extends OutFlow = OutFlow> {
   readonly #host: OutboundHost<F>;
   /** Packet identifiers, shared with SUBSCRIBE / UNSUBSCRIBE. */
   readonly ids: PacketIds;
-  /** Flows with a packet identifier, in the order they were first sent. */
+  /**
+   * Flows with a packet identifier: awaiting PUBACK / PUBREC in the order they
+   * were first sent, each moved to the end when its PUBREC arrives.
+   */
   readonly #flows = new Map<number, F>();
   /** Accepted, not yet given an identifier (the window was full, or no connection). */
   #pending: F[] = [];
@@ -249,6 +259,8 @@ export class Outbound<F extends OutFlow = OutFlow> {
   #replay: F[] = [];
   #replayHead = 0;
   #limits: SessionLimits | null = null;
+  /** Identifiers of QoS 2 flows failed on replay that the broker may still hold. */
+  #quarantined: number[] = [];
   #live = false;
   #window = 0;
   #receiveMaximum = 65535;
@@ -271,6 +283,11 @@ export class Outbound<F extends OutFlow = OutFlow> {
   /** Flows with a packet identifier (in flight or awaiting replay). */
   get size(): number {
     return this.#flows.size;
+  }
+
+  /** Identifiers held back for QoS 2 messages the broker may still have (see `connected`). */
+  get quarantined(): number {
+    return this.#quarantined.length;
   }
 
   /** Flows accepted and waiting for an identifier and room in the window. */
@@ -357,6 +374,10 @@ export class Outbound<F extends OutFlow = OutFlow> {
    * @param limits The CONNACK's limits.
    */
   connected(limits: SessionLimits): void {
+    if (limits.sessionPresent === false && this.#quarantined.length > 0) {
+      for (const id of this.#quarantined) this.ids.free(id);
+      this.#quarantined = [];
+    }
     this.#limits = limits;
     this.#live = true;
     this.#window = 0;
@@ -398,7 +419,7 @@ export class Outbound<F extends OutFlow = OutFlow> {
           f.packet.dup = !f.unsent;
           stripAlias(f.packet);
           const limit = this.#recheck(f);
-          if (limit !== undefined) this.#fail(f, limit);
+          if (limit !== undefined) this.#fail(f, limit, true);
           else this.#send(f);
         }
         continue;
@@ -447,8 +468,9 @@ export class Outbound<F extends OutFlow = OutFlow> {
       return;
     }
     const limit = this.#recheck(flow);
-    if (limit !== undefined) this.#fail(flow, limit);
+    if (limit !== undefined) this.#fail(flow, limit, true);
     else this.#send(flow);
+    if (this.#flows.get(id) !== flow) this.pump(); // it failed: its room goes to the next one
   }
 
   /**
@@ -466,6 +488,7 @@ export class Outbound<F extends OutFlow = OutFlow> {
       if (flow.inWindow && this.#window > 0) this.#window--;
     }
     this.#settle(flow, error);
+    this.pump(); // its room in the window and its identifier go to the next one
   }
 
   /**
@@ -479,7 +502,7 @@ export class Outbound<F extends OutFlow = OutFlow> {
   onPuback(id: number, rc: number, props: AckProperties | undefined): boolean {
     const f = this.#flows.get(id);
     if (f === undefined || f.packet.qos !== 1) return false;
-    this.#complete(f, rc >= 0x80 ? refused(rc, props) : result(rc, props));
+    this.#complete(f, isFailure(rc) ? refused(rc, props) : result(rc, props));
     return true;
   }
 
@@ -501,9 +524,12 @@ export class Outbound<F extends OutFlow = OutFlow> {
       });
       return;
     }
-    if (rc >= 0x80) return this.#complete(f, refused(rc, props));
+    if (isFailure(rc)) return this.#complete(f, refused(rc, props));
     f.state = FlowState.AwaitingComp;
     f.recRc = rc;
+    // PUBRELs go out, and are re-sent after a reconnect, in PUBREC order [MQTT-4.6.0-4].
+    this.#flows.delete(id);
+    this.#flows.set(id, f);
     f.packet.payload = EMPTY; // the payload is no longer needed once the broker has it
     f.storing = true;
     if (!this.#host.persist(StoreOp.Release, f)) return; // stored() sends PUBREL
@@ -543,6 +569,8 @@ export class Outbound<F extends OutFlow = OutFlow> {
   close(error: Error): void {
     const flows = [...this.all()];
     for (const f of this.#flows.keys()) this.ids.free(f);
+    for (const id of this.#quarantined) this.ids.free(id);
+    this.#quarantined = [];
     this.#flows.clear();
     this.#pending = [];
     this.#pendingHead = 0;
@@ -572,10 +600,17 @@ export class Outbound<F extends OutFlow = OutFlow> {
   }
 
   /** Ends a flow that cannot be sent: frees its identifier, leaves the store. */
-  #fail(f: F, error: Error): void {
+  #fail(f: F, error: Error, replayed = false): void {
     const id = f.packet.packetId as number;
     this.#flows.delete(id);
-    this.ids.free(id);
+    if (replayed && f.packet.qos === 2 && !f.unsent && this.#limits?.sessionPresent !== false) {
+      // The broker may hold this QoS 2 message (its PUBREC never reached us): a new
+      // message under the same identifier would be taken for it and dropped. The
+      // identifier stays taken until the broker's session ends.
+      this.#quarantined.push(id);
+    } else {
+      this.ids.free(id);
+    }
     if (f.inWindow && this.#window > 0) this.#window--;
     this.#host.persist(StoreOp.Delete, f);
     this.#settle(f, error);

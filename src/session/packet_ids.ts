@@ -6,6 +6,21 @@
  * @module
  */
 
+import { MqttError } from "../errors.ts";
+
+/**
+ * The error for a SUBSCRIBE / UNSUBSCRIBE when all 65535 packet identifiers
+ * are in use (publishes in flight hold the rest).
+ *
+ * @returns An `MqttError` with code `packet-ids-exhausted`.
+ */
+export function packetIdsExhausted(): MqttError {
+  return new MqttError(
+    "packet-ids-exhausted",
+    "all 65535 packet identifiers are in use by exchanges in flight; retry once some complete",
+  );
+}
+
 /** The largest packet identifier [MQTT-2.2.1-3]: identifiers are 1..65535. */
 export const MAX_PACKET_ID = 65535;
 
@@ -78,7 +93,7 @@ export class PacketIds {
    * @param id The identifier.
    */
   free(id: number): void {
-    if (this.#used[id] === 0) return;
+    if (this.#used[id] !== 1) return; // free, or never an identifier (0, 65536, undefined)
     this.#used[id] = 0;
     this.#inUse--;
   }

@@ -1,0 +1,147 @@
+/**
+ * {@linkcode KeepAlive}: the PINGREQ schedule of one connection and its
+ * PINGRESP deadline (MQTT §3.1.2.10), on an injected {@linkcode Clock} so it
+ * can be tested without real time.
+ *
+ * @module
+ */
+
+/** Time as the keep-alive sees it: `Date.now()` and `setInterval` in production. */
+export interface Clock {
+  /** The current time in milliseconds. */
+  now(): number;
+  /** Calls `fn` every `ms` milliseconds until the returned function is called. */
+  every(ms: number, fn: () => void): () => void;
+}
+
+/** The real clock. */
+export const systemClock: Clock = {
+  now: () => Date.now(),
+  every(ms, fn) {
+    const t = setInterval(fn, ms);
+    return () => clearInterval(t);
+  },
+};
+
+/** What a keep-alive tick asks for. */
+export const KeepAliveAction = {
+  /** Nothing to do. */
+  None: 0,
+  /** Send a PINGREQ. */
+  Ping: 1,
+  /** No PINGRESP in time: the connection is dead. */
+  TimedOut: 2,
+} as const;
+
+/** What a keep-alive tick asks for: {@linkcode KeepAliveAction}. */
+export type KeepAliveAction = typeof KeepAliveAction[keyof typeof KeepAliveAction];
+
+/**
+ * The keep-alive of one connection: when anything was last read and written,
+ * and the deadline of the PINGREQ in flight.
+ *
+ * @example Drive it with a fake clock
+ * ```ts ignore
+ * let t = 0;
+ * const ka = new KeepAlive({ now: () => t, every: () => () => {} }, 5000);
+ * t = 60_000;
+ * ka.tick(60_000, false); // KeepAliveAction.Ping
+ * t = 66_000;
+ * ka.tick(60_000, false); // KeepAliveAction.TimedOut
+ * ```
+ */
+export class KeepAlive {
+  readonly #clock: Clock;
+  readonly #pingTimeoutMs: number;
+  /** When bytes were last read (ms). */
+  lastRx: number;
+  /** When bytes were last written (ms). */
+  lastTx: number;
+  /** When the PINGREQ in flight times out (ms); 0: none in flight. */
+  pingDeadline = 0;
+  #stop: (() => void) | undefined;
+
+  /**
+   * @param clock The time source.
+   * @param pingTimeoutMs How long a PINGRESP may take.
+   */
+  constructor(clock: Clock, pingTimeoutMs: number) {
+    this.#clock = clock;
+    this.#pingTimeoutMs = pingTimeoutMs;
+    this.lastRx = this.lastTx = clock.now();
+  }
+
+  /** Something was read. */
+  received(): void {
+    this.lastRx = this.#clock.now();
+  }
+
+  /** Something was written. */
+  sent(): void {
+    this.lastTx = this.#clock.now();
+  }
+
+  /** A PINGREQ went out outside the schedule (a nudge): its PINGRESP is awaited too. */
+  pinged(): void {
+    if (this.pingDeadline === 0) this.pingDeadline = this.#clock.now() + this.#pingTimeoutMs;
+  }
+
+  /** PINGRESP arrived. */
+  pong(): void {
+    this.pingDeadline = 0;
+  }
+
+  /**
+   * One step of the schedule. While reading is paused for a slow consumer the
+   * broker's answers wait in TCP, so no deadline runs (it restarts when
+   * reading does); PINGREQs go on telling the broker we are alive.
+   *
+   * @param keepAliveMs The keep alive in effect.
+   * @param paused Whether reading is paused.
+   * @returns What to do.
+   */
+  tick(keepAliveMs: number, paused: boolean): KeepAliveAction {
+    const now = this.#clock.now();
+    if (paused) {
+      if (now - this.lastTx >= keepAliveMs) {
+        this.pingDeadline = now + this.#pingTimeoutMs;
+        return KeepAliveAction.Ping;
+      }
+      if (this.pingDeadline !== 0) this.pingDeadline = now + this.#pingTimeoutMs;
+      return KeepAliveAction.None;
+    }
+    if (this.pingDeadline !== 0) {
+      return now >= this.pingDeadline ? KeepAliveAction.TimedOut : KeepAliveAction.None;
+    }
+    // PINGREQ when either direction has been idle for the keep alive.
+    if (now - this.lastTx >= keepAliveMs || now - this.lastRx >= keepAliveMs) {
+      this.pingDeadline = now + this.#pingTimeoutMs;
+      return KeepAliveAction.Ping;
+    }
+    return KeepAliveAction.None;
+  }
+
+  /**
+   * Starts the schedule: ticks often enough to notice both an idle keep alive
+   * and a late PINGRESP.
+   *
+   * @param keepAliveSeconds The keep alive in effect (0: none, nothing starts).
+   * @param paused Whether reading is paused now.
+   * @param act Carries out a tick's action.
+   */
+  start(keepAliveSeconds: number, paused: () => boolean, act: (a: KeepAliveAction) => void): void {
+    if (keepAliveSeconds === 0) return;
+    const ka = keepAliveSeconds * 1000;
+    const every = Math.max(10, Math.min(ka / 4, this.#pingTimeoutMs / 2, 1000));
+    this.#stop = this.#clock.every(every, () => {
+      const a = this.tick(ka, paused());
+      if (a !== KeepAliveAction.None) act(a);
+    });
+  }
+
+  /** Stops the schedule. */
+  stop(): void {
+    this.#stop?.();
+    this.#stop = undefined;
+  }
+}
