@@ -219,7 +219,9 @@ export interface InboundLimits {
 }
 
 /**
- * The inbound QoS 1/2 state of one session, across connections.
+ * The inbound QoS 1/2 state of one session, across connections. Packets fed
+ * to it (`receive`, `onPubrel`) must come from the live connection: an
+ * answer to one (a PUBREC for a re-delivery, say) is written at once.
  *
  * @example Drive it by hand
  * ```ts ignore

@@ -233,7 +233,9 @@ function stripAlias(p: PublishPacket): void {
 }
 
 /**
- * The outbound QoS 1/2 flows of one session, across connections.
+ * The outbound QoS 1/2 flows of one session, across connections. Packets fed
+ * to it (`onPuback`, ...) must come from the live connection: an answer to
+ * one (a PUBREL 0x92, say) is written at once.
  *
  * @example Drive it by hand
  * ```ts ignore
