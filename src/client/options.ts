@@ -4,6 +4,7 @@
  * @module
  */
 
+import { checkEnum as checkArg, checkInt } from "../_internal/args.ts";
 import { MqttError } from "../errors.ts";
 import type { DialFunc, TlsOptions } from "../transport/types.ts";
 import type { QoS, UserProperty, WillProperties } from "../wire/types.ts";
@@ -442,14 +443,7 @@ export function checkEnum<T extends string>(
   value: unknown,
   allowed: readonly T[],
 ): T {
-  if (typeof value !== "string") {
-    throw new TypeError(`option ${name} must be a string, got ${typeof value}`);
-  }
-  if (!allowed.includes(value as T)) {
-    const list = allowed.map((a) => `"${a}"`).join(", ");
-    throw new RangeError(`option ${name} must be one of ${list}, got "${value}"`);
-  }
-  return value as T;
+  return checkArg(`option ${name}`, value, allowed);
 }
 
 /**
@@ -588,14 +582,7 @@ function int(
   prefix = "",
 ): number {
   const v = o[name];
-  if (v === undefined) return dflt;
-  if (typeof v !== "number") {
-    throw new TypeError(`option ${prefix}${name} must be a number, got ${typeof v}`);
-  }
-  if (!Number.isInteger(v) || v < min || v > max) {
-    throw new RangeError(`option ${prefix}${name} must be an integer in ${min}..${max}, got ${v}`);
-  }
-  return v;
+  return v === undefined ? dflt : checkInt(`option ${prefix}${name}`, v, min, max);
 }
 
 function bool(o: Record<string, unknown>, name: string, dflt: boolean): boolean {

@@ -77,6 +77,7 @@
  * @module
  */
 
+import { checkInt } from "../_internal/args.ts";
 import { abortable } from "../_internal/async.ts";
 import { errorMessage } from "../_internal/error.ts";
 import { MqttError } from "../errors.ts";
@@ -358,14 +359,8 @@ export class FilePublisherQueue implements PublisherQueue, AsyncDisposable {
    * ```
    */
   static async open(dir: string, options?: FilePublisherQueueOptions): Promise<FilePublisherQueue> {
-    const seg = options?.segmentBytes;
-    if (seg !== undefined && !(Number.isInteger(seg) && seg >= 64)) {
-      throw new RangeError(`segmentBytes must be an integer >= 64, got ${String(seg)}`);
-    }
-    const cache = options?.cacheSegments;
-    if (cache !== undefined && !(Number.isInteger(cache) && cache >= 1)) {
-      throw new RangeError(`cacheSegments must be a positive integer, got ${String(cache)}`);
-    }
+    if (options?.segmentBytes !== undefined) checkInt("segmentBytes", options.segmentBytes, 64);
+    if (options?.cacheSegments !== undefined) checkInt("cacheSegments", options.cacheSegments, 1);
     const fs = options?.fs ?? await runtimeFs();
     return await openLocked(
       fs,

@@ -55,6 +55,7 @@
  * @module
  */
 
+import { checkEnum, checkInt, checkMs } from "../_internal/args.ts";
 import { abortable } from "../_internal/async.ts";
 import type { DropPolicy, Logger } from "../_internal/types.ts";
 import { MqttError } from "../errors.ts";
@@ -225,22 +226,11 @@ function randomPrefix(): string {
 }
 
 function positiveInt(name: string, v: unknown, min: number): number | undefined {
-  if (v === undefined) return undefined;
-  if (typeof v !== "number" || !Number.isInteger(v) || v < min) {
-    throw new RangeError(`QueuePublisher ${name} must be an integer >= ${min}, got ${String(v)}`);
-  }
-  return v;
+  return v === undefined ? undefined : checkInt(`QueuePublisher ${name}`, v, min);
 }
 
 function positiveMs(name: string, v: unknown, allowZero: boolean): number | undefined {
-  if (v === undefined) return undefined;
-  if (typeof v !== "number" || !Number.isFinite(v) || v < 0 || (!allowZero && v === 0)) {
-    throw new RangeError(
-      `QueuePublisher ${name} must be a ${allowZero ? "non-negative" : "positive"} ` +
-        `number of milliseconds, got ${String(v)}`,
-    );
-  }
-  return v;
+  return v === undefined ? undefined : checkMs(`QueuePublisher ${name}`, v, allowZero);
 }
 
 /**
@@ -319,12 +309,14 @@ export class QueuePublisher implements AsyncDisposable {
     const timeoutMs = positiveMs("publishTimeoutMs", o.publishTimeoutMs, false) ?? 30_000;
     this.#maxSize = positiveInt("maxSize", o.maxSize, 0) ?? 0;
     const ttlMs = positiveMs("ttlMs", o.ttlMs, true) ?? 0;
-    const policy = o.dropPolicy ?? "drop-newest";
-    if (policy !== "drop-newest" && policy !== "drop-oldest") {
-      throw new TypeError(
-        `QueuePublisher dropPolicy must be "drop-newest" or "drop-oldest", got ${String(policy)}`,
-      );
-    }
+    const policy = checkEnum(
+      "QueuePublisher dropPolicy",
+      o.dropPolicy ?? "drop-newest",
+      [
+        "drop-newest",
+        "drop-oldest",
+      ] as const,
+    );
     this.#dropPolicy = policy;
     if (o.onDeadLetter !== undefined && typeof o.onDeadLetter !== "function") {
       throw new TypeError("QueuePublisher onDeadLetter must be a function");

@@ -72,6 +72,7 @@
  * @module
  */
 
+import { checkInt } from "../_internal/args.ts";
 import { errorMessage } from "../_internal/error.ts";
 import { MqttError } from "../errors.ts";
 import type { SessionStore, StoredOutbound, StoredSession } from "../session/store.ts";
@@ -488,9 +489,7 @@ export class FileSessionStore implements SessionStore, AsyncDisposable {
   static async open(dir: string, options?: FileSessionStoreOptions): Promise<FileSessionStore> {
     for (const key of ["compactDeadRecords", "compactDeadBytes"] as const) {
       const v = options?.[key];
-      if (v !== undefined && !(Number.isInteger(v) && v >= 1)) {
-        throw new RangeError(`${key} must be a positive integer, got ${String(v)}`);
-      }
+      if (v !== undefined) checkInt(key, v, 1);
     }
     const fs = options?.fs ?? await runtimeFs();
     return await openLocked(

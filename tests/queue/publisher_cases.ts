@@ -289,8 +289,21 @@ add("QueuePublisher refuses bad input and a queue that cannot evict", async () =
   );
   assert.throws(() => new QueuePublisher(client, queue, { batchSize: 0 }), RangeError);
   assert.throws(() => new QueuePublisher(client, queue, { publishTimeoutMs: -1 }), RangeError);
+  // One rule for bad arguments: an unknown value is a RangeError, a wrong type a TypeError.
   assert.throws(
     () => new QueuePublisher(client, queue, { dropPolicy: "drop-all" as "drop-oldest" }),
+    RangeError,
+  );
+  assert.throws(
+    () => new QueuePublisher(client, queue, { dropPolicy: 3 as unknown as "drop-oldest" }),
+    TypeError,
+  );
+  assert.throws(
+    () => new QueuePublisher(client, queue, { batchSize: "8" as unknown as number }),
+    TypeError,
+  );
+  assert.throws(
+    () => new QueuePublisher(client, queue, { publishTimeoutMs: "1" as unknown as number }),
     TypeError,
   );
   const pub = new QueuePublisher(client, noEvict, { maxSize: 5 }); // drop-newest is fine
