@@ -3,7 +3,7 @@
  *
  * This file is the facade: the public methods and the wiring. The work is
  * done in rooms beside it (see the README's architecture notes):
- * `connection.ts` (one socket and its read path), `keepalive.ts`,
+ * `connection.ts` (one socket, its read path and the packet dispatch), `keepalive.ts`,
  * `handshake.ts` (CONNECT / CONNACK), `supervisor.ts` (reconnects),
  * `subscriptions.ts` (registry and routing), `publish.ts`, `auth.ts`,
  * `persistence.ts` (the store's write-ahead), `watchdog.ts`, `pool.ts`; and
@@ -13,14 +13,12 @@
  * @module
  */
 
-import { ReasonCode } from "../wire/constants.ts";
 import { MqttError } from "../errors.ts";
 import { Inbound } from "../session/inbound.ts";
 import { Outbound } from "../session/outbound.ts";
 import { packetLength } from "../wire/encode.ts";
-import { type DisconnectPacket, type Packet, PacketType } from "../wire/types.ts";
+import { type DisconnectPacket, PacketType } from "../wire/types.ts";
 import { exponentialBackoff } from "./backoff.ts";
-import { type Link, NUDGES } from "./connection.ts";
 import { ClientState, Core, newStats, noop, type OutEntry } from "./core.ts";
 import { Auth } from "./auth.ts";
 import { Handshake } from "./handshake.ts";
@@ -109,7 +107,8 @@ export class Client implements AsyncDisposable {
         if (p.type === PacketType.Publish) noteAlias(link, p);
       },
       settle: (e, r) => r instanceof Error ? e.reject(r) : e.resolve(r as PublishResult),
-      persist: (op, e) => c.persistence.outbound(op, e),
+      // Without a store every write is done at once: no call on the hot path.
+      persist: options.store === undefined ? () => true : (op, e) => c.persistence.outbound(op, e),
       unencodable: (e, error) =>
         c.log?.error("publish dropped: it no longer encodes", {
           packetId: e.packet.packetId,
@@ -122,7 +121,7 @@ export class Client implements AsyncDisposable {
     c.ids = c.out.ids;
     c.in = new Inbound({
       write: (p) => c.link?.writer.send(p),
-      persist: (op, id) => c.persistence.inbound(op, id),
+      persist: options.store === undefined ? () => true : (op, id) => c.persistence.inbound(op, id),
     }, { receiveMaximum: o.receiveMaximum, topicAliasMaximum: o.inboundTopicAliasMaximum });
     c.supervisor = new Supervisor(c);
     c.handshake = new Handshake(c);
@@ -130,7 +129,6 @@ export class Client implements AsyncDisposable {
     c.watchdog = new Watchdog(c);
     c.auth = new Auth(c);
     c.pool = new Pool(c, (memberOptions) => new Client(memberOptions));
-    c.dispatch = (link, p) => this.#onPacket(link, p);
     this.#publisher = new Publisher(c);
   }
 
@@ -331,84 +329,6 @@ export class Client implements AsyncDisposable {
    */
   [Symbol.asyncDispose](): Promise<void> {
     return this.disconnect();
-  }
-
-  /** Hands one packet from the broker to the room that handles it. */
-  #onPacket(link: Link, p: Packet): void {
-    const c = this.#c;
-    if (link.connack === null && p.type !== PacketType.Connack && p.type !== PacketType.Auth) {
-      if (link.early !== undefined) {
-        // Packets right behind the CONNACK (a resumed session's queued messages) wait
-        // until the connection is set up, then are handled in order.
-        link.early.push(p);
-        return;
-      }
-      return link.fail(
-        ReasonCode.ProtocolError,
-        new MqttError("unexpected-packet", `packet type ${p.type} before CONNACK`),
-      );
-    }
-    switch (p.type) {
-      case PacketType.Publish:
-        return c.subs.onPublish(link, p);
-      case PacketType.Puback:
-        link.nudgeBudget = NUDGES;
-        if (!c.out.onPuback(p.packetId, p.reasonCode ?? 0, p.properties)) {
-          c.log?.debug("PUBACK for an unknown packet id", { packetId: p.packetId });
-        }
-        return;
-      case PacketType.Pubrec:
-        link.nudgeBudget = NUDGES;
-        return c.out.onPubrec(p.packetId, p.reasonCode ?? 0, p.properties);
-      case PacketType.Pubrel:
-        return c.in.onPubrel(p.packetId);
-      case PacketType.Pubcomp: {
-        link.nudgeBudget = NUDGES;
-        const r = c.out.onPubcomp(p.packetId, p.reasonCode ?? 0, p.properties);
-        if (r === false) {
-          c.log?.debug("PUBCOMP for an unknown packet id", { packetId: p.packetId });
-        } else if (r !== true) {
-          link.fail(r.reasonCode!, r);
-        }
-        return;
-      }
-      case PacketType.Suback:
-      case PacketType.Unsuback:
-        link.nudgeBudget = NUDGES;
-        return c.subs.onRequestAck(p);
-      case PacketType.Pingresp:
-        link.ka.pong();
-        return;
-      case PacketType.Connack:
-        if (link.onConnack === undefined) {
-          return link.fail(
-            ReasonCode.ProtocolError,
-            new MqttError("unexpected-packet", "second CONNACK"),
-          );
-        }
-        link.early = [];
-        link.onConnack(p);
-        link.onConnack = undefined;
-        return;
-      case PacketType.Auth:
-        return c.auth.onAuth(link, p);
-      case PacketType.Disconnect: {
-        if (c.stats !== null) c.stats.serverDisconnects++;
-        const rc = p.reasonCode ?? 0;
-        const err = new MqttError(
-          "connection-lost",
-          `broker sent DISCONNECT 0x${rc.toString(16)}`,
-          { reasonCode: rc },
-        );
-        return c.supervisor.linkDown(link, err, false, p);
-      }
-      default:
-        // CONNECT, SUBSCRIBE, UNSUBSCRIBE, PINGREQ never come from a broker.
-        return link.fail(
-          ReasonCode.ProtocolError,
-          new MqttError("unexpected-packet", `unexpected packet type ${p.type} from the broker`),
-        );
-    }
   }
 
   /**

@@ -154,6 +154,88 @@ export class Link {
     this.writer.sendBytes(PINGREQ_BYTES);
   }
 
+  /**
+   * Hands one packet from the broker to the room that handles it.
+   *
+   * @param p The packet.
+   */
+  dispatch(p: Packet): void {
+    const c = this.#core;
+    if (this.connack === null && p.type !== PacketType.Connack && p.type !== PacketType.Auth) {
+      if (this.early !== undefined) {
+        // Packets right behind the CONNACK (a resumed session's queued messages) wait
+        // until the connection is set up, then are handled in order.
+        this.early.push(p);
+        return;
+      }
+      return this.fail(
+        ReasonCode.ProtocolError,
+        new MqttError("unexpected-packet", `packet type ${p.type} before CONNACK`),
+      );
+    }
+    switch (p.type) {
+      case PacketType.Publish:
+        return c.subs.onPublish(this, p);
+      case PacketType.Puback:
+        this.nudgeBudget = NUDGES;
+        if (!c.out.onPuback(p.packetId, p.reasonCode ?? 0, p.properties)) {
+          c.log?.debug("PUBACK for an unknown packet id", { packetId: p.packetId });
+        }
+        return;
+      case PacketType.Pubrec:
+        this.nudgeBudget = NUDGES;
+        return c.out.onPubrec(p.packetId, p.reasonCode ?? 0, p.properties);
+      case PacketType.Pubrel:
+        return c.in.onPubrel(p.packetId);
+      case PacketType.Pubcomp: {
+        this.nudgeBudget = NUDGES;
+        const r = c.out.onPubcomp(p.packetId, p.reasonCode ?? 0, p.properties);
+        if (r === false) {
+          c.log?.debug("PUBCOMP for an unknown packet id", { packetId: p.packetId });
+        } else if (r !== true) {
+          this.fail(r.reasonCode!, r);
+        }
+        return;
+      }
+      case PacketType.Suback:
+      case PacketType.Unsuback:
+        this.nudgeBudget = NUDGES;
+        return c.subs.onRequestAck(p);
+      case PacketType.Pingresp:
+        this.ka.pong();
+        return;
+      case PacketType.Connack:
+        if (this.onConnack === undefined) {
+          return this.fail(
+            ReasonCode.ProtocolError,
+            new MqttError("unexpected-packet", "second CONNACK"),
+          );
+        }
+        this.early = [];
+        this.onConnack(p);
+        this.onConnack = undefined;
+        return;
+      case PacketType.Auth:
+        return c.auth.onAuth(this, p);
+      case PacketType.Disconnect: {
+        if (c.stats !== null) c.stats.serverDisconnects++;
+        const rc = p.reasonCode ?? 0;
+        const err = new MqttError(
+          "connection-lost",
+          `broker sent DISCONNECT 0x${rc.toString(16)}`,
+          { reasonCode: rc },
+        );
+        return c.supervisor.linkDown(this, err, false, p);
+      }
+      default:
+        // CONNECT, SUBSCRIBE, UNSUBSCRIBE, PINGREQ never come from a broker.
+        return this.fail(
+          ReasonCode.ProtocolError,
+          new MqttError("unexpected-packet", `unexpected packet type ${p.type} from the broker`),
+        );
+    }
+  }
+
   #onData(chunk: Uint8Array): void {
     if (this.closed || this.halted) return;
     if (this.paused || this.#held !== undefined) {
@@ -216,10 +298,9 @@ export class Link {
    * holds no more than its bound).
    */
   #handle(packets: Packet[]): void {
-    const dispatch = this.#core.dispatch;
     for (let i = 0; i < packets.length; i++) {
       if (this.closed || this.halted) return;
-      dispatch(this, packets[i]);
+      this.dispatch(packets[i]);
       if (this.paused && i + 1 < packets.length) {
         (this.#held ??= []).unshift(packets.slice(i + 1));
         return;

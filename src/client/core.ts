@@ -129,9 +129,6 @@ export class Core {
   /** Packet identifiers (shared by publishes and requests). */
   ids!: PacketIds;
 
-  /** Hands one packet from the broker to the room that handles it (set by Client). */
-  dispatch!: (link: Link, p: Packet) => void;
-
   // The rooms, set by Client.
   /** Connect, reconnect, connection loss. */
   supervisor!: Supervisor;

@@ -212,7 +212,7 @@ export class Handshake {
       if (early !== undefined) {
         for (const p of early) {
           if (l.closed || l.halted) break;
-          core.dispatch(l, p);
+          l.dispatch(p);
         }
       }
       return info;

@@ -16,7 +16,7 @@ export interface Clock {
 
 /** The real clock. */
 export const systemClock: Clock = {
-  now: () => Date.now(),
+  now: Date.now,
   every(ms, fn) {
     const t = setInterval(fn, ms);
     return () => clearInterval(t);

@@ -10,12 +10,12 @@
 
 import { MqttError } from "../errors.ts";
 import { abortable } from "../_internal/async.ts";
-import { limitError, newFlow } from "../session/outbound.ts";
+import { FlowState, limitError } from "../session/outbound.ts";
 import { publishPacket } from "../session/publish.ts";
 import { ReasonCode } from "../wire/constants.ts";
 import { packetLength } from "../wire/encode.ts";
 import type { PublishPacket } from "../wire/types.ts";
-import { ClientState, type Core, type OutEntry } from "./core.ts";
+import { ClientState, type Core, noop, type OutEntry } from "./core.ts";
 import type { Link } from "./connection.ts";
 import type { PublishOptions, PublishResult } from "./types.ts";
 
@@ -124,8 +124,14 @@ export class Publisher {
     const core = this.#core;
     const w = link.writer;
     try {
-      const limit = limitError(packet, core.connack);
-      if (limit !== undefined) return Promise.reject(limit);
+      const c = core.connack;
+      // The broker's limits, checked in full only when one could apply (the hot path).
+      if (
+        c !== null && (c.maximumPacketSize !== undefined || (packet.retain && !c.retainAvailable))
+      ) {
+        const limit = limitError(packet, c);
+        if (limit !== undefined) return Promise.reject(limit);
+      }
       if (w.full) {
         if (core.o.writeOverflowPolicy === "drop-newest") {
           return Promise.reject(new MqttError("write-queue-full", "write queue is full"));
@@ -190,7 +196,22 @@ export class Publisher {
     } catch (err) {
       return Promise.reject(err);
     }
-    const entry = newFlow(packet, core.connack) as OutEntry;
+    // One literal with every field (the shape of newFlow() plus the caller's promise).
+    const entry: OutEntry = {
+      packet,
+      state: FlowState.AwaitingAck,
+      inWindow: false,
+      unsent: true,
+      storing: false,
+      recRc: 0,
+      recSeq: 0,
+      checkedBy: core.connack,
+      abandoned: false,
+      done: false,
+      resolve: noop,
+      reject: noop,
+      promise: undefined,
+    };
     const out = core.out;
     const promise = new Promise<PublishResult>((resolve, reject) => {
       entry.resolve = resolve;

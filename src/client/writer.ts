@@ -8,6 +8,7 @@
  * @module
  */
 
+import { toError } from "../_internal/error.ts";
 import { encodePacket, encodePacketInto } from "../wire/encode.ts";
 import type { Packet } from "../wire/types.ts";
 import type { Connection } from "../transport/types.ts";
@@ -285,7 +286,7 @@ export class Writer {
         this.#wakeFlush();
       }
     } catch (err) {
-      const e = err instanceof Error ? err : new Error(String(err));
+      const e = toError(err);
       this.fail(e);
       this.#onError(e);
     } finally {

@@ -31,6 +31,7 @@
  * @module
  */
 
+import { errorMessage } from "../_internal/error.ts";
 import type { Client } from "../client/client.ts";
 import { Message } from "../client/message.ts";
 import type { Logger } from "../client/options.ts";
@@ -218,10 +219,6 @@ export interface TypedOptions {
   logger?: Logger;
 }
 
-function describe(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
-}
-
 /**
  * Typed publish and subscribe: a `Client` paired with a {@linkcode Codec}.
  *
@@ -365,7 +362,7 @@ export class Typed<T> {
       m.ack();
       this.#logger?.warn("mqtt payload did not decode; acked and dropped", {
         topic: m.topic,
-        error: describe(err),
+        error: errorMessage(err),
       });
       return undefined;
     }

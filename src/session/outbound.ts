@@ -13,6 +13,7 @@
  * @module
  */
 
+import { toError } from "../_internal/error.ts";
 import { isFailure } from "../_internal/reason.ts";
 import { MqttError } from "../errors.ts";
 import { ReasonCode } from "../wire/constants.ts";
@@ -95,6 +96,8 @@ export interface OutFlow {
   storing: boolean;
   /** PUBREC's reason code (QoS 2), reported when PUBCOMP says plain success. */
   recRc: number;
+  /** When PUBREC arrived, in PUBREC order (0: none, or restored from a store). */
+  recSeq: number;
   /** The limits the packet was last checked against (`undefined`: never). */
   checkedBy: SessionLimits | null | undefined;
   /** The caller stopped waiting: the flow still completes, nothing is settled. */
@@ -118,6 +121,7 @@ export function newFlow(packet: PublishPacket, checkedBy: SessionLimits | null):
     unsent: true,
     storing: false,
     recRc: 0,
+    recSeq: 0,
     checkedBy,
     abandoned: false,
     done: false,
@@ -250,8 +254,8 @@ export class Outbound<F extends OutFlow = OutFlow> {
   /** Packet identifiers, shared with SUBSCRIBE / UNSUBSCRIBE. */
   readonly ids: PacketIds;
   /**
-   * Flows with a packet identifier: awaiting PUBACK / PUBREC in the order they
-   * were first sent, each moved to the end when its PUBREC arrives.
+   * Flows with a packet identifier, in the order they were first sent (the
+   * replay puts those past PUBREC in PUBREC order: `recSeq`).
    */
   readonly #flows = new Map<number, F>();
   /** Accepted, not yet given an identifier (the window was full, or no connection). */
@@ -261,6 +265,8 @@ export class Outbound<F extends OutFlow = OutFlow> {
   #replay: F[] = [];
   #replayHead = 0;
   #limits: SessionLimits | null = null;
+  /** Counts PUBRECs: the order PUBRELs are replayed in. */
+  #recSeq = 0;
   /** Identifiers of QoS 2 flows failed on replay that the broker may still hold. */
   #quarantined: number[] = [];
   #live = false;
@@ -386,9 +392,17 @@ export class Outbound<F extends OutFlow = OutFlow> {
     this.#receiveMaximum = limits.receiveMaximum;
     this.#replay = [];
     this.#replayHead = 0;
+    // PUBLISH packets again in their original order, then PUBRELs in PUBREC order
+    // [MQTT-4.6.0-1], [MQTT-4.6.0-4].
+    let released: F[] | undefined;
     for (const f of this.#flows.values()) {
       f.inWindow = false;
-      this.#replay.push(f);
+      if (f.state === FlowState.AwaitingAck) this.#replay.push(f);
+      else (released ??= []).push(f);
+    }
+    if (released !== undefined) {
+      released.sort((a, b) => a.recSeq - b.recSeq);
+      for (const f of released) this.#replay.push(f);
     }
     this.pump();
   }
@@ -530,8 +544,7 @@ export class Outbound<F extends OutFlow = OutFlow> {
     f.state = FlowState.AwaitingComp;
     f.recRc = rc;
     // PUBRELs go out, and are re-sent after a reconnect, in PUBREC order [MQTT-4.6.0-4].
-    this.#flows.delete(id);
-    this.#flows.set(id, f);
+    f.recSeq = ++this.#recSeq;
     f.packet.payload = EMPTY; // the payload is no longer needed once the broker has it
     f.storing = true;
     if (!this.#host.persist(StoreOp.Release, f)) return; // stored() sends PUBREL
@@ -595,7 +608,7 @@ export class Outbound<F extends OutFlow = OutFlow> {
       this.#host.write(f.packet);
       f.unsent = false;
     } catch (err) {
-      const error = err instanceof Error ? err : new Error(String(err));
+      const error = toError(err);
       this.#host.unencodable?.(f, error);
       this.#fail(f, error);
     }
