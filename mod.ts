@@ -39,83 +39,10 @@
  * @module
  */
 
-export { Client, SubscribeError } from "./src/client/client.ts";
-export { Message } from "./src/client/message.ts";
-export { Queue } from "./src/client/queue.ts";
-export type { PoolRoutingPolicy, PublisherPoolOptions } from "./src/client/pool.ts";
-export { StatusStream } from "./src/client/status.ts";
-export type { StatusEvent } from "./src/client/status.ts";
-export { SubscriptionToken } from "./src/client/subscription.ts";
-export type {
-  QueueSubscription,
-  SubscribeOptions,
-  Subscription,
-} from "./src/client/subscription.ts";
-export { constantBackoff, exponentialBackoff } from "./src/client/backoff.ts";
-export { MemorySessionStore } from "./src/session/store.ts";
-export { QueuePublisher } from "./src/queue/publisher.ts";
-export type {
-  PublisherQueue,
-  QueueBatch,
-  QueueCallOptions,
-  QueueClient,
-  QueueEntry,
-  QueuePublisherOptions,
-  QueuePublisherStats,
-  QueueToken,
-} from "./src/queue/publisher.ts";
-export { MemoryPublisherQueue } from "./src/queue/memory.ts";
-export { LinkedSessionStore } from "./src/queue/linked_store.ts";
-export type { LinkListener } from "./src/queue/linked_store.ts";
-export type { SessionStore, StoredOutbound, StoredSession } from "./src/session/store.ts";
-export type { Backoff } from "./src/client/backoff.ts";
-export { MqttError } from "./src/errors.ts";
-export { ClientGroup, GroupError } from "./src/group/client_group.ts";
-export type {
-  ClientGroupOptions,
-  GroupMember,
-  GroupOperation,
-  GroupPublishPolicy,
-  GroupPublishResult,
-  GroupQueueSubscription,
-  GroupSubscription,
-} from "./src/group/client_group.ts";
-export { Typed, TypedMessage } from "./src/codec/typed.ts";
-export type {
-  Codec,
-  TypedOptions,
-  TypedQueueSubscription,
-  TypedSubscription,
-} from "./src/codec/typed.ts";
-export { PacketType } from "./src/wire/types.ts";
-export type { MqttErrorCode, MqttErrorOptions } from "./src/errors.ts";
-export type {
-  Authenticator,
-  ClientOptions,
-  ConnectOptions,
-  DropPolicy,
-  Logger,
-  PublishMode,
-  WillOptions,
-  WriteOverflowPolicy,
-} from "./src/client/options.ts";
-export type {
-  ConnackInfo,
-  DisconnectOptions,
-  PublishOptions,
-  PublishResult,
-  Stats,
-  TopicFilter,
-  TopicFilterInput,
-} from "./src/client/types.ts";
-export type { Connection, DialFunc, DialOptions, TlsOptions } from "./src/transport/types.ts";
-export type {
-  AckProperties,
-  DisconnectPacket,
-  DisconnectProperties,
-  PublishPacket,
-  PublishProperties,
-  QoS,
-  UserProperty,
-  WillProperties,
-} from "./src/wire/types.ts";
+import { setDefaultDial } from "./src/client/default_dial.ts";
+
+// A client without `dial` uses this runtime's transport (Deno, Bun or Node), loaded on
+// first use. The web entry (web.ts) registers none.
+setDefaultDial(() => import("./src/transport/mod.ts").then((m) => m.autoDial));
+
+export * from "./src/api.ts";

@@ -17,7 +17,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import process from "node:process";
 import { constantBackoff } from "../src/client/backoff.ts";
-import { Client } from "../src/client/client.ts";
+import { Client } from "../mod.ts";
 import { FilePublisherQueue } from "../src/queue/file.ts";
 import { QueuePublisher } from "../src/queue/publisher.ts";
 import { startBroker } from "../tests/_helpers/broker.ts";

@@ -14,7 +14,7 @@
 //   | L2    | src/session, src/store, src/queue                  |
 //   | L3    | src/client                                         |
 //   | L4    | src/group, src/codec                               |
-//   | L5    | mod.ts, src/cli                                    |
+//   | L5    | mod.ts, web.ts, src/api.ts, src/cli                |
 //
 // Rules, in the order they are checked:
 //
@@ -80,6 +80,8 @@ const LAYERS: [string, number][] = [
   ["src/group/", 4],
   ["src/codec/", 4],
   ["mod.ts", 5],
+  ["web.ts", 5],
+  ["src/api.ts", 5],
   ["src/cli/", 5],
 ];
 
@@ -445,6 +447,7 @@ async function main(): Promise<number> {
   const root = new URL("../", import.meta.url);
   const files = new Map<string, string>();
   files.set("mod.ts", await Deno.readTextFile(new URL("mod.ts", root)));
+  files.set("web.ts", await Deno.readTextFile(new URL("web.ts", root)));
   await collect(root, "src/", files);
   const violations = checkLayers(files);
   for (const v of violations) console.log(v.message);

@@ -21,6 +21,7 @@ import { type DisconnectPacket, PacketType } from "../wire/types.ts";
 import { exponentialBackoff } from "./backoff.ts";
 import { ClientState, Core, newStats, noop, type OutEntry } from "./core.ts";
 import { Auth } from "./auth.ts";
+import { defaultDial } from "./default_dial.ts";
 import { Handshake } from "./handshake.ts";
 import type { Message } from "./message.ts";
 import {
@@ -93,6 +94,13 @@ export class Client implements AsyncDisposable {
    */
   constructor(options: ClientOptions) {
     const o = resolveOptions(options);
+    if (o.dial === undefined && defaultDial() === undefined) {
+      throw new TypeError(
+        "Cannot create a Client without a dial function here: this entry point has no " +
+          "runtime transports (a browser or a Worker). Pass dial: wsDial() from " +
+          "@mqttv5/client/transport/ws (or cloudflareDial() on Cloudflare Workers)",
+      );
+    }
     const c = this.#c = new Core(
       o,
       options,

@@ -21,6 +21,7 @@ import {
   type QoS,
 } from "../wire/types.ts";
 import type { DialFunc } from "../transport/types.ts";
+import { defaultDial } from "./default_dial.ts";
 import { ClientState, type Core } from "./core.ts";
 import { Link } from "./connection.ts";
 import { KeepAliveAction } from "./keepalive.ts";
@@ -134,8 +135,7 @@ export class Handshake {
 
   async #dialFunc(): Promise<DialFunc> {
     if (this.#core.o.dial !== undefined) return this.#core.o.dial;
-    const { autoDial } = await import("../transport/mod.ts");
-    return autoDial;
+    return await defaultDial()!(); // the constructor made sure there is one
   }
 
   /**

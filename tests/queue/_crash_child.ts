@@ -24,7 +24,7 @@ import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import process from "node:process";
 import { constantBackoff } from "../../src/client/backoff.ts";
-import { Client } from "../../src/client/client.ts";
+import { Client } from "../../mod.ts";
 import { FilePublisherQueue } from "../../src/queue/file.ts";
 import { LinkedSessionStore } from "../../src/queue/linked_store.ts";
 import { QueuePublisher } from "../../src/queue/publisher.ts";

@@ -18,7 +18,7 @@ import assert from "node:assert/strict";
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { constantBackoff } from "../../src/client/backoff.ts";
-import { Client } from "../../src/client/client.ts";
+import { Client } from "../../mod.ts";
 import { PacketDecoder, PacketType } from "../../src/wire/mod.ts";
 import { startBroker } from "../_helpers/broker.ts";
 import { startFaultProxy } from "../_helpers/fault_proxy.ts";

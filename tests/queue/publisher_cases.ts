@@ -9,7 +9,7 @@
 
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { Client } from "../../src/client/client.ts";
+import { Client } from "../../mod.ts";
 import type { ClientOptions } from "../../src/client/options.ts";
 import { constantBackoff } from "../../src/client/backoff.ts";
 import type { Message } from "../../src/client/message.ts";

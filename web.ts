@@ -1,0 +1,24 @@
+/**
+ * `@mqttv5/client/web`: the client for browsers and Workers. The same
+ * surface as `@mqttv5/client` without the Deno, Bun and Node transports (so
+ * a bundle never pulls in `node:net`), plus {@linkcode wsDial}: a
+ * {@linkcode Client} here needs a `dial` (`wsDial()` for MQTT over
+ * WebSocket, or `cloudflareDial()` from `@mqttv5/client/transport/cloudflare`
+ * on Cloudflare Workers).
+ *
+ * @example In a browser
+ * ```ts ignore
+ * import { Client, wsDial } from "@mqttv5/client/web";
+ *
+ * const client = new Client({ broker: "wss://broker.example:8081/mqtt", dial: wsDial() });
+ * await client.connect();
+ * await client.publish({ topic: "hello", payload: "from the browser", qos: 1 });
+ * await client.disconnect();
+ * ```
+ *
+ * @module
+ */
+
+export * from "./src/api.ts";
+export { wsDial } from "./src/transport/ws.ts";
+export type { WsDialOptions } from "./src/transport/ws.ts";
