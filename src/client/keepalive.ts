@@ -23,6 +23,12 @@ export const systemClock: Clock = {
   },
 };
 
+/**
+ * A tick this late is a throttled timer, not a busy machine: browsers run the
+ * timers of a hidden tab once a second, and after a while once a minute.
+ */
+const THROTTLED_MS = 5000;
+
 /** What a keep-alive tick asks for. */
 export const KeepAliveAction = {
   /** Nothing to do. */
@@ -60,6 +66,10 @@ export class KeepAlive {
   /** When the PINGREQ in flight times out (ms); 0: none in flight. */
   pingDeadline = 0;
   #stop: (() => void) | undefined;
+  /** The interval the schedule asked for (ms); 0: not started. */
+  #every = 0;
+  /** When the last tick ran (ms); 0: none yet. */
+  #lastTick = 0;
 
   /**
    * @param clock The time source.
@@ -102,8 +112,15 @@ export class KeepAlive {
    */
   tick(keepAliveMs: number, paused: boolean): KeepAliveAction {
     const now = this.#clock.now();
+    // A throttled timer (a hidden browser tab runs timers once a minute) may bring the
+    // next tick as late as this one came: then ping now if waiting for it would leave us
+    // silent for longer than the keep alive, so the broker (which allows 1.5 times the
+    // keep alive [MQTT-3.1.2-22]) never takes us for dead.
+    const gap = this.#lastTick === 0 ? 0 : now - this.#lastTick;
+    this.#lastTick = now;
+    const ahead = this.#every > 0 && gap > Math.max(2 * this.#every, THROTTLED_MS) ? gap : 0;
     if (paused) {
-      if (now - this.lastTx >= keepAliveMs) {
+      if (now - this.lastTx + ahead >= keepAliveMs) {
         this.pingDeadline = now + this.#pingTimeoutMs;
         return KeepAliveAction.Ping;
       }
@@ -114,7 +131,7 @@ export class KeepAlive {
       return now >= this.pingDeadline ? KeepAliveAction.TimedOut : KeepAliveAction.None;
     }
     // PINGREQ when either direction has been idle for the keep alive.
-    if (now - this.lastTx >= keepAliveMs || now - this.lastRx >= keepAliveMs) {
+    if (now - this.lastTx + ahead >= keepAliveMs || now - this.lastRx >= keepAliveMs) {
       this.pingDeadline = now + this.#pingTimeoutMs;
       return KeepAliveAction.Ping;
     }
@@ -132,7 +149,8 @@ export class KeepAlive {
   start(keepAliveSeconds: number, paused: () => boolean, act: (a: KeepAliveAction) => void): void {
     if (keepAliveSeconds === 0) return;
     const ka = keepAliveSeconds * 1000;
-    const every = Math.max(10, Math.min(ka / 4, this.#pingTimeoutMs / 2, 1000));
+    const every = this.#every = Math.max(10, Math.min(ka / 4, this.#pingTimeoutMs / 2, 1000));
+    this.#lastTick = this.#clock.now();
     this.#stop = this.#clock.every(every, () => {
       const a = this.tick(ka, paused());
       if (a !== KeepAliveAction.None) act(a);

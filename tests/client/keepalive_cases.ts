@@ -41,6 +41,32 @@ function fakeClock(): Clock & { t: number; advance(ms: number): void; timers: nu
 const KA = 10_000;
 const PING_TIMEOUT = 3_000;
 
+/** A clock whose timers run at most once per `throttleMs`, as in a hidden browser tab. */
+function throttledClock(throttleMs: number): Clock & { t: number; advance(ms: number): void } {
+  const jobs: { next: number; fn: () => void; live: boolean }[] = [];
+  const clock = {
+    t: 5_000_000,
+    now: () => clock.t,
+    every(ms: number, fn: () => void) {
+      const job = { next: clock.t + Math.max(ms, throttleMs), fn, live: true };
+      jobs.push(job);
+      return () => job.live = false;
+    },
+    advance(ms: number) {
+      const end = clock.t + ms;
+      for (;;) {
+        const due = jobs.find((j) => j.live && j.next <= end);
+        if (due === undefined) break;
+        clock.t = due.next;
+        due.next += throttleMs;
+        due.fn();
+      }
+      clock.t = end;
+    },
+  };
+  return clock;
+}
+
 /** The keep-alive cases. */
 export const keepAliveCases: { name: string; fn: () => void }[] = [
   {
@@ -149,6 +175,56 @@ export const keepAliveCases: { name: string; fn: () => void }[] = [
       off.start(0, () => false, () => assert.fail("no tick with keep alive 0"));
       assert.equal(c.timers, 0);
       c.advance(10 * KA);
+    },
+  },
+  {
+    name:
+      "KeepAlive survives timers throttled to once a minute (a hidden tab): the broker never waits 1.5 x keepAlive",
+    fn() {
+      // Chrome runs a hidden tab's timers once a minute (MQTT.js #1257). Keep alive 60 s: the
+      // broker drops a client silent for 90 s [MQTT-3.1.2-22].
+      const c = throttledClock(60_000);
+      const ka = new KeepAlive(c, 10_000);
+      let lastFromClient = c.t;
+      let worst = 0;
+      let pings = 0;
+      ka.start(60, () => false, (a) => {
+        assert.equal(a, KeepAliveAction.Ping, "the broker answers every PINGREQ");
+        pings++;
+        ka.sent();
+        worst = Math.max(worst, c.t - lastFromClient);
+        lastFromClient = c.t;
+        ka.pong(); // PINGRESP: a read event, not throttled
+        ka.received();
+      });
+      // The application writes something half-way between two ticks: the next tick sees only
+      // 30 s of silence, and the one after would see 90 s.
+      c.advance(30_000);
+      ka.sent(); // a publish
+      ka.received(); // its PUBACK
+      lastFromClient = c.t;
+      for (let i = 0; i < 60; i++) c.advance(60_000); // an hour
+      worst = Math.max(worst, c.t - lastFromClient);
+      assert.ok(worst <= 60_000, `the broker waited ${worst} ms for a packet`);
+      assert.ok(pings >= 59, `${pings} PINGREQs in an hour`);
+    },
+  },
+  {
+    name: "KeepAlive on an unthrottled clock pings at keepAlive of silence, not earlier",
+    fn() {
+      const c = fakeClock();
+      const ka = new KeepAlive(c, PING_TIMEOUT);
+      const at: number[] = [];
+      const start = c.t;
+      ka.start(KA / 1000, () => false, () => {
+        at.push(c.t - start);
+        ka.sent();
+        ka.pong();
+        ka.received();
+      });
+      c.advance(3 * KA + 10);
+      assert.deepEqual(at, [KA, 2 * KA, 3 * KA]);
+      ka.stop();
     },
   },
 ];
