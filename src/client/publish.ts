@@ -17,6 +17,7 @@ import { packetLength } from "../wire/encode.ts";
 import type { PublishPacket } from "../wire/types.ts";
 import { ClientState, type Core, noop, type OutEntry } from "./core.ts";
 import type { Link } from "./connection.ts";
+import type { Pool } from "./pool.ts";
 import type { PublishOptions, PublishResult } from "./types.ts";
 
 const QOS0_RESULT: PublishResult = Object.freeze({ reasonCode: 0 }) as PublishResult;
@@ -46,10 +47,15 @@ function aliasUnknown(alias: number): TypeError {
 /** The publish path of one client. */
 export class Publisher {
   readonly #core: Core;
+  readonly #pool: Pool;
+  /** `publishMode: "wait-for-flush"`: a QoS 0 publish resolves once written. */
+  readonly #waitForFlush: boolean;
 
-  /** @param core The client's shared state. */
+  /** @param core The client's shared state (its pool set). */
   constructor(core: Core) {
     this.#core = core;
+    this.#pool = core.pool;
+    this.#waitForFlush = core.o.publishMode === "wait-for-flush";
   }
 
   /**
@@ -67,7 +73,7 @@ export class Publisher {
     if (message === null || typeof message !== "object") {
       return Promise.reject(new TypeError("publish() needs a message object"));
     }
-    const pool = core.pool.publishers;
+    const pool = this.#pool.publishers;
     if (pool !== undefined) {
       const member = pool.pick(message.topic);
       // A broker refusal from the member is the answer: it is not retried elsewhere.
@@ -158,7 +164,7 @@ export class Publisher {
       return Promise.reject(err);
     }
     if (core.stats !== null) core.stats.publishesSent++;
-    if (core.o.publishMode === "wait-for-flush") {
+    if (this.#waitForFlush) {
       return core.track(() => w.flushed().then(() => QOS0_RESULT));
     }
     return QOS0_RESOLVED;

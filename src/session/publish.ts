@@ -122,7 +122,9 @@ export function publishPacket(message: PublishOptions, where: string): PublishPa
   let payload: Uint8Array;
   if (raw === undefined) payload = EMPTY;
   else if (typeof raw === "string") payload = encoder.encode(raw);
-  else if (raw instanceof Uint8Array) payload = raw;
+  // The constructor first: one inline-cached read, where instanceof walks the prototype
+  // chain on every publish; instanceof for a subclass (Node's Buffer).
+  else if (raw.constructor === Uint8Array || raw instanceof Uint8Array) payload = raw;
   else throw new TypeError(`${where} payload must be a Uint8Array or a string`);
   return {
     type: 3,
