@@ -98,6 +98,20 @@ export class Publisher {
     if (alias !== undefined) {
       const r = this.#applyOutAlias(packet, alias, link);
       if (r !== undefined) return Promise.reject(r);
+    } else if (packet.qos === 0) {
+      // The hot path: QoS 0, no alias, room in the write queue, no CONNACK limit that
+      // could apply. Anything else takes #publish0.
+      const w = link!.writer;
+      const c = core.connack!;
+      if (!w.full && c.maximumPacketSize === undefined && (c.retainAvailable || !packet.retain)) {
+        try {
+          w.send(packet);
+        } catch (err) {
+          return Promise.reject(err);
+        }
+        if (core.stats !== null) core.stats.publishesSent++;
+        return this.#waitForFlush ? this.#flushed(w) : QOS0_RESOLVED;
+      }
     }
     if (packet.qos === 0) return this.#publish0(link as Link, packet, signal);
     return this.#publishQoS(packet, signal);
@@ -164,10 +178,12 @@ export class Publisher {
       return Promise.reject(err);
     }
     if (core.stats !== null) core.stats.publishesSent++;
-    if (this.#waitForFlush) {
-      return core.track(() => w.flushed().then(() => QOS0_RESULT));
-    }
-    return QOS0_RESOLVED;
+    return this.#waitForFlush ? this.#flushed(w) : QOS0_RESOLVED;
+  }
+
+  /** `publishMode: "wait-for-flush"`: resolves once the writer has written the publish. */
+  #flushed(w: Link["writer"]): Promise<PublishResult> {
+    return this.#core.track(() => w.flushed().then(() => QOS0_RESULT));
   }
 
   async #publish0Blocked(
