@@ -116,7 +116,7 @@ export class Client implements AsyncDisposable {
       },
       settle: (e, r) => r instanceof Error ? e.reject(r) : e.resolve(r as PublishResult),
       // Without a store every write is done at once: no call on the hot path.
-      persist: options.store === undefined ? () => true : (op, e) => c.persistence.outbound(op, e),
+      persist: options.store === undefined ? undefined : (op, e) => c.persistence.outbound(op, e),
       unencodable: (e, error) =>
         c.log?.error("publish dropped: it no longer encodes", {
           packetId: e.packet.packetId,
@@ -129,7 +129,7 @@ export class Client implements AsyncDisposable {
     c.ids = c.out.ids;
     c.in = new Inbound({
       write: (p) => c.link?.writer.send(p),
-      persist: options.store === undefined ? () => true : (op, id) => c.persistence.inbound(op, id),
+      persist: options.store === undefined ? undefined : (op, id) => c.persistence.inbound(op, id),
     }, { receiveMaximum: o.receiveMaximum, topicAliasMaximum: o.inboundTopicAliasMaximum });
     c.supervisor = new Supervisor(c);
     c.handshake = new Handshake(c);

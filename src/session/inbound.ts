@@ -202,12 +202,12 @@ export interface InboundHost {
   /** Writes a packet on the current connection. */
   write(packet: Packet): void;
   /**
-   * Runs a store write for packet `id`. Returns true when it is done (or there
-   * is no store); false when it lands later: the host then calls
+   * Runs a store write for packet `id`; absent when there is no store. Returns
+   * true when it is done; false when it lands later: the host then calls
    * {@linkcode Inbound.stored} with the same arguments and the
    * {@linkcode Inbound.connection} it was asked under.
    */
-  persist(op: InboundStoreOp, id: number): boolean;
+  persist?(op: InboundStoreOp, id: number): boolean;
 }
 
 /** The limits we advertised in CONNECT. */
@@ -235,6 +235,8 @@ export interface InboundLimits {
  */
 export class Inbound {
   readonly #host: InboundHost;
+  /** The host's store writes (undefined without a store). */
+  readonly #persist: ((op: InboundStoreOp, id: number) => boolean) | undefined;
   readonly #limits: InboundLimits;
   /** Acks in arrival order (§4.6). */
   readonly acks: InboundAcks;
@@ -257,6 +259,7 @@ export class Inbound {
    */
   constructor(host: InboundHost, limits: InboundLimits) {
     this.#host = host;
+    this.#persist = host.persist?.bind(host);
     this.#limits = limits;
     this.acks = new InboundAcks((slot) => this.#release(slot));
   }
@@ -428,7 +431,7 @@ export class Inbound {
     if (s === Qos2State.Recorded) {
       this.#qos2.delete(id);
       this.#received--;
-      if (this.#host.persist(InboundStoreOp.Delete, id)) {
+      if (this.#persist === undefined || this.#persist(InboundStoreOp.Delete, id)) {
         this.#host.write({ type: PacketType.Pubcomp, packetId: id });
       }
     } else if (s === undefined) {
@@ -482,7 +485,7 @@ export class Inbound {
     this.#received++;
     // Write-ahead: the inbound QoS 2 is recorded before PUBREC.
     this.#qos2.set(id, Qos2State.Recording);
-    if (!this.#host.persist(InboundStoreOp.Put, id)) return; // stored() sends PUBREC
+    if (this.#persist !== undefined && !this.#persist(InboundStoreOp.Put, id)) return; // stored() sends PUBREC
     this.#qos2.set(id, Qos2State.Recorded);
     if (this.#live) this.#host.write({ type: PacketType.Pubrec, packetId: id });
   }

@@ -140,11 +140,11 @@ export interface OutboundHost<F extends OutFlow> {
    */
   settle(flow: F, result: FlowResult | Error): void;
   /**
-   * Runs a store write for `flow`. Returns true when it is done (or there is
-   * no store); false when it will land later, and the host then calls
+   * Runs a store write for `flow`; absent when there is no store. Returns true
+   * when it is done; false when it will land later, and the host then calls
    * {@linkcode Outbound.stored} (or {@linkcode Outbound.storeFailed}).
    */
-  persist(op: StoreOp, flow: F): boolean;
+  persist?(op: StoreOp, flow: F): boolean;
   /** A flow's PUBLISH no longer encodes; it is failed with `error`. */
   unencodable?(flow: F, error: Error): void;
   /** The window may have changed (called at the end of every send round). */
@@ -251,6 +251,8 @@ function stripAlias(p: PublishPacket): void {
  */
 export class Outbound<F extends OutFlow = OutFlow> {
   readonly #host: OutboundHost<F>;
+  /** The host's store writes (undefined without a store: nothing to wait for). */
+  readonly #persist: ((op: StoreOp, flow: F) => boolean) | undefined;
   /** Packet identifiers, shared with SUBSCRIBE / UNSUBSCRIBE. */
   readonly ids: PacketIds;
   /**
@@ -285,6 +287,7 @@ export class Outbound<F extends OutFlow = OutFlow> {
    */
   constructor(host: OutboundHost<F>, ids: PacketIds = new PacketIds()) {
     this.#host = host;
+    this.#persist = host.persist?.bind(host);
     this.ids = ids;
   }
 
@@ -462,7 +465,7 @@ export class Outbound<F extends OutFlow = OutFlow> {
       this.sent++;
       // Write-ahead: the PUBLISH is stored before it reaches the connection.
       f.storing = true;
-      if (!this.#host.persist(StoreOp.Put, f)) continue; // stored() sends it
+      if (this.#persist !== undefined && !this.#persist(StoreOp.Put, f)) continue; // stored() sends it
       f.storing = false;
       if (this.#flows.get(id) === f) this.#send(f);
     }
@@ -547,7 +550,7 @@ export class Outbound<F extends OutFlow = OutFlow> {
     f.recSeq = ++this.#recSeq;
     f.packet.payload = EMPTY; // the payload is no longer needed once the broker has it
     f.storing = true;
-    if (!this.#host.persist(StoreOp.Release, f)) return; // stored() sends PUBREL
+    if (this.#persist !== undefined && !this.#persist(StoreOp.Release, f)) return; // stored() sends PUBREL
     f.storing = false;
     this.#host.write({ type: PacketType.Pubrel, packetId: id });
   }
@@ -627,7 +630,7 @@ export class Outbound<F extends OutFlow = OutFlow> {
       this.ids.free(id);
     }
     if (f.inWindow && this.#window > 0) this.#window--;
-    this.#host.persist(StoreOp.Delete, f);
+    this.#persist?.(StoreOp.Delete, f);
     this.#settle(f, error);
   }
 
@@ -635,7 +638,7 @@ export class Outbound<F extends OutFlow = OutFlow> {
     const id = f.packet.packetId as number;
     this.#flows.delete(id);
     this.ids.free(id);
-    this.#host.persist(StoreOp.Delete, f);
+    this.#persist?.(StoreOp.Delete, f);
     if (f.inWindow && this.#window > 0) this.#window--;
     if (!(r instanceof Error)) this.acked++;
     this.#settle(f, r);
