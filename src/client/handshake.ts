@@ -21,6 +21,7 @@ import {
   type QoS,
 } from "../wire/types.ts";
 import type { DialFunc } from "../transport/types.ts";
+import { unixSocketPath } from "../transport/_endpoint.ts";
 import { defaultDial } from "./default_dial.ts";
 import { ClientState, type Core } from "./core.ts";
 import { Link } from "./connection.ts";
@@ -30,6 +31,11 @@ import type { ConnackInfo } from "./types.ts";
 
 const encoder = new TextEncoder();
 const EMPTY = new Uint8Array(0);
+
+/** How messages name the broker: `host:port`, or a Unix socket's path (never the URL). */
+function peerName(url: URL): string {
+  return url.protocol === "unix:" ? unixSocketPath(url) : `${url.hostname}:${url.port}`;
+}
 
 /**
  * Every failure to connect is an `MqttError` (API.md "Errors"): a connection
@@ -46,7 +52,7 @@ function connectError(
   if (signal?.aborted && err === signal.reason) return err;
   if (attempt.aborted && err === attempt.reason) return err;
   if (err instanceof TypeError || err instanceof RangeError) return err;
-  const at = `${url.hostname}:${url.port}`;
+  const at = peerName(url);
   // By name too: a transport bundled apart (two copies of the package) has its own class.
   if (err instanceof MqttError || (err instanceof Error && err.name === "MqttError")) {
     if ((err as MqttError).code !== "connection-lost") return err;
@@ -72,7 +78,7 @@ function connectError(
 export function notMqtt(chunk: Uint8Array, url: URL): MqttError | undefined {
   const b0 = chunk[0];
   if (b0 === 0x20 || b0 === 0xf0) return undefined; // CONNACK or AUTH
-  const at = `${url.hostname}:${url.port}`;
+  const at = peerName(url);
   if (
     chunk.length >= 5 && b0 === 0x48 && chunk[1] === 0x54 && chunk[2] === 0x54 &&
     chunk[3] === 0x50 && chunk[4] === 0x2f

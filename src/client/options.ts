@@ -6,6 +6,7 @@
 
 import { checkEnum as checkArg, checkInt } from "../_internal/args.ts";
 import { MqttError } from "../errors.ts";
+import { UNIX_SCHEME, unixSocketPath } from "../transport/_endpoint.ts";
 import type { DialFunc, TlsOptions } from "../transport/types.ts";
 import type { QoS, UserProperty, WillProperties } from "../wire/types.ts";
 import { topicNameError } from "../topic/validate.ts";
@@ -170,7 +171,12 @@ export type PublishMode = "fire-and-forget" | "wait-for-flush";
  * ```
  */
 export interface ClientOptions {
-  /** Broker URL: `mqtt://`, `tcp://`, `mqtts://`, `tls://`, `ssl://` (ports 1883 / 8883 by default); `ws://`, `wss://` with a `dial`. */
+  /**
+   * Broker URL: `mqtt://`, `tcp://`, `mqtts://`, `tls://`, `ssl://` (ports 1883 / 8883 by
+   * default); `unix:///path/to/socket` for a broker on a Unix domain socket
+   * (Deno, Bun and Node; no TLS; under Deno it needs `--allow-read` and
+   * `--allow-write` for the path); `ws://`, `wss://` with a `dial`.
+   */
   broker?: string;
   /** Broker URLs, tried in order. */
   brokers?: string[];
@@ -499,7 +505,9 @@ function missingScheme(raw: string, url: URL | undefined): MqttError | undefined
 /**
  * Parses and checks one broker URL: a native scheme (`mqtt:`, `tcp:`,
  * `mqtts:`, `tls:`, `ssl:`) gets its default port (1883 / 8883); any other
- * scheme needs a dial function; the URL must have a host.
+ * scheme needs a dial function; the URL must have a host. `unix:` (a Unix
+ * domain socket, served by the runtime adapters) must instead have the form
+ * `unix:///absolute/path/to/socket`: no host, no port, no query.
  *
  * @param raw The broker URL as given.
  * @param hasDial Whether the client has a `dial` function (which may serve
@@ -508,13 +516,16 @@ function missingScheme(raw: string, url: URL | undefined): MqttError | undefined
  * @throws {TypeError} When `raw` is not a string.
  * @throws {MqttError} `invalid-broker-url`: empty, no scheme
  *   (`localhost:1883`: the message says to add `mqtt://`), does not parse, a
- *   scheme that needs a dial function, or no host. Messages never contain the
+ *   scheme that needs a dial function, or no host; a `unix:` URL with a host
+ *   (`unix://tmp/mqtt.sock`: the message says to write three slashes), without
+ *   a socket path, or with a query or fragment. Messages never contain the
  *   URL's credentials.
  *
  * @example A scheme is required
  * ```ts ignore
  * parseBrokerUrl("mqtt://localhost", false).port; // "1883"
  * parseBrokerUrl("localhost:1883", false); // throws invalid-broker-url: add mqtt://
+ * parseBrokerUrl("unix:///run/mosquitto/mqtt.sock", false).pathname; // "/run/mosquitto/mqtt.sock"
  * ```
  */
 export function parseBrokerUrl(raw: unknown, hasDial: boolean): URL {
@@ -530,6 +541,14 @@ export function parseBrokerUrl(raw: unknown, hasDial: boolean): URL {
     url = new URL(raw);
   } catch (cause) {
     parseError = cause;
+  }
+  if (url?.protocol === UNIX_SCHEME) {
+    try {
+      unixSocketPath(url, `broker URL "${redact(raw)}"`);
+    } catch (err) {
+      throw new MqttError("invalid-broker-url", (err as Error).message);
+    }
+    return url;
   }
   const noScheme = missingScheme(raw, url);
   if (noScheme !== undefined) throw noScheme;

@@ -17,6 +17,9 @@
 // | client certificate refused (TLS 1.3: after the dial) | `received fatal alert: UnknownCA` (`BadCertificate`, ...) | `ERR_SSL_TLSV1_ALERT_UNKNOWN_CA` (`..._BAD_CERTIFICATE`, ...) | `EPROTO`, `...TLSV1_ALERT_UNKNOWN_CA` |
 // | plain port dialled with TLS | `ConnectionReset`, or `received corrupt message of type InvalidContentType` | `ECONNRESET`, `ERR_SSL_WRONG_VERSION_NUMBER` | `ECONNRESET`, `EPROTO` `WRONG_VERSION_NUMBER` |
 // | peer resets an open connection | `ConnectionReset` | `ECONNRESET` | `ECONNRESET` |
+// | Unix socket path missing | `NotFound`, code `ENOENT` | `ENOENT` | `ENOENT` |
+// | Unix socket path not listened on (a stale socket, a regular file) | `ConnectionRefused`, code `ECONNREFUSED` | `ECONNREFUSED` | `ECONNREFUSED` |
+// | Unix socket path too long | `TypeError`, code `EINVAL` | Node: `ENOENT` (truncated), Deno / Bun: `EINVAL` | `EINVAL` |
 //
 // Under TLS 1.3 the client finishes its handshake before the server has
 // checked the client certificate, so the server's alert arrives on the first
@@ -33,9 +36,12 @@ export type { MqttErrorCode, MqttErrorOptions } from "../errors.ts";
 
 /** Where a connection goes, for messages. */
 export interface Peer {
-  /** The host name or address dialled. */
+  /** The host name or address dialled (a Unix socket: its path). */
   host: string;
-  /** `host:port` (`[v6]:port`): never the URL, which may hold credentials. */
+  /**
+   * `host:port` (`[v6]:port`), or a Unix socket's path: never the URL, which
+   * may hold credentials.
+   */
   address: string;
   /** The name the server certificate is verified against (TLS). */
   serverName?: string;
@@ -55,6 +61,7 @@ export type FailureKind =
   | "not-tls"
   | "dns"
   | "refused"
+  | "no-socket"
   | "unreachable"
   | "timeout"
   | "reset"
@@ -96,6 +103,8 @@ const PATTERNS: [FailureKind, RegExp][] = [
     /_(ENOTFOUND|EAI_AGAIN|EAI_NONAME|EAI_FAIL|EAI_NODATA|EAI_ADDRFAMILY|FAILED_TO_LOOKUP_ADDRESS_INFORMATION|DNS_ERROR|NAME_OR_SERVICE_NOT_KNOWN|TEMPORARY_FAILURE_IN_NAME_RESOLUTION|NO_ADDRESS_ASSOCIATED_WITH_HOSTNAME)_/,
   ],
   ["refused", /_(ECONNREFUSED|CONNECTION_REFUSED)_/],
+  // A Unix socket path that does not exist.
+  ["no-socket", /_(ENOENT|NO_SUCH_FILE_OR_DIRECTORY)_/],
   [
     "unreachable",
     /_(EHOSTUNREACH|ENETUNREACH|EHOSTDOWN|ENETDOWN|EADDRNOTAVAIL|HOST_UNREACHABLE|NETWORK_UNREACHABLE|NO_ROUTE_TO_HOST|NETWORK_IS_UNREACHABLE|ADDR_NOT_AVAILABLE)_/,
@@ -245,6 +254,12 @@ export function dialError(err: unknown, peer: Peer, stage: DialStage): MqttError
       return new MqttError(
         "connect-failed",
         `Cannot connect to ${peer.address}: connection refused: is a broker listening on ${peer.address}?`,
+        { cause: err },
+      );
+    case "no-socket":
+      return new MqttError(
+        "connect-failed",
+        `Cannot connect to ${peer.address}: no such socket: is a broker listening on ${peer.address}?`,
         { cause: err },
       );
     case "unreachable":

@@ -4,7 +4,8 @@
  *
  * `mqtt://` and `tcp://` dial plain TCP; `mqtts://`, `tls://`, `ssl://` (or any
  * URL when `options.tls` is given) dial TLS with certificate verification on.
- * The port defaults to 1883 for TCP and 8883 for TLS.
+ * The port defaults to 1883 for TCP and 8883 for TLS. `unix:///path/to/socket`
+ * dials a Unix domain socket (`Bun.connect({ unix })`; no TLS).
  *
  * `Bun` is reached through `globalThis` and typed by a minimal local
  * interface, so this module type-checks anywhere and needs no Bun typings.
@@ -73,8 +74,10 @@ interface BunTlsOptions {
 }
 
 interface BunConnectOptions {
-  hostname: string;
-  port: number;
+  hostname?: string;
+  port?: number;
+  /** A Unix domain socket path, instead of hostname and port. */
+  unix?: string;
   tls?: BunTlsOptions;
   socket: BunSocketHandler;
 }
@@ -153,24 +156,30 @@ function bunTlsOptions(ep: Endpoint, tls: TlsOptions): BunTlsOptions {
  * FIN); a dial aborted midway resets it. Once resolved, the connection no
  * longer listens to `options.signal`.
  *
+ * A `unix:///path/to/socket` URL dials that Unix domain socket with
+ * `Bun.connect({ unix: path })` (the path percent-decoded; TLS settings are
+ * refused) and behaves the same way; failures name the path.
+ *
  * A connection that fails later reports an {@linkcode MqttError} to
  * `onClose` and rejects writes with it: `connection-lost`, or `tls-failed`
  * when the broker sent a TLS alert about our client certificate (under TLS
  * 1.3 that alert comes after the handshake, on the first read).
  *
- * @param url The broker URL; only its scheme, host and port are used.
+ * @param url The broker URL; only its scheme, host and port (a `unix:` URL:
+ *   its path) are used.
  * @param options TLS settings and an abort signal.
  * @returns The open connection.
  * @throws {MqttError} `dns-failed`: the host name does not resolve.
  * @throws {MqttError} `connect-failed`: the connection was refused, the host
- *   is unreachable, or the connection closed before it was ready; the message
- *   names `host:port`.
+ *   is unreachable, the Unix socket does not exist, or the connection closed
+ *   before it was ready; the message names `host:port` (or the socket path).
  * @throws {MqttError} `tls-failed`: the TLS handshake failed (server
  *   certificate not trusted or not for this host, a client certificate
  *   required or rejected, a port that does not speak TLS); the message names
  *   the fix where it is known.
- * @throws {TypeError} Not running on Bun, the URL has no host, or `cert`
- *   comes without `key`.
+ * @throws {TypeError} Not running on Bun, the URL has no host, `cert` comes
+ *   without `key`, or a `unix:` URL names a host, has no path, or comes with
+ *   TLS settings.
  * @throws The `signal.reason` when `options.signal` aborts first.
  * Every `MqttError` carries the runtime's error as its `cause`.
  *
@@ -179,6 +188,14 @@ function bunTlsOptions(ep: Endpoint, tls: TlsOptions): BunTlsOptions {
  * import { bunDial } from "@mqttv5/client/transport/bun";
  *
  * const conn = await bunDial(new URL("mqtt://127.0.0.1:1883"), {});
+ * conn.close();
+ * ```
+ *
+ * @example A Unix domain socket
+ * ```ts ignore
+ * import { bunDial } from "@mqttv5/client/transport/bun";
+ *
+ * const conn = await bunDial(new URL("unix:///run/mosquitto/mqtt.sock"), {});
  * conn.close();
  * ```
  *
@@ -211,11 +228,9 @@ export const bunDial: DialFunc = async (
     tls !== undefined,
     tls !== undefined && tls.rejectUnauthorized === false,
   );
-  const connectOptions: BunConnectOptions = {
-    hostname: ep.host,
-    port: ep.port,
-    socket: conn.handler(tls !== undefined),
-  };
+  const connectOptions: BunConnectOptions = ep.unix !== undefined
+    ? { unix: ep.unix, socket: conn.handler(false) }
+    : { hostname: ep.host, port: ep.port, socket: conn.handler(tls !== undefined) };
   if (tls) connectOptions.tls = tls;
 
   // Bun.connect has no signal: settle on the first of connect, handshake

@@ -4,7 +4,8 @@
  *
  * `mqtt://` and `tcp://` dial plain TCP; `mqtts://`, `tls://`, `ssl://` (or any
  * URL when `options.tls` is given) dial TLS with certificate verification on.
- * The port defaults to 1883 for TCP and 8883 for TLS.
+ * The port defaults to 1883 for TCP and 8883 for TLS. `unix:///path/to/socket`
+ * dials a Unix domain socket (`Deno.connect({ transport: "unix" })`; no TLS).
  *
  * ## What `Deno.connectTls` can and cannot do (Deno 2.9)
  *
@@ -89,20 +90,27 @@ function closeQuietly(conn: Deno.Conn): void {
  * when the broker sent a TLS alert about our client certificate (under TLS
  * 1.3 that alert comes after the handshake, on the first read).
  *
- * Needs `--allow-net` for the broker's host.
+ * A `unix:///path/to/socket` URL dials that Unix domain socket with
+ * `Deno.connect({ transport: "unix", path })` (the path percent-decoded; TLS
+ * settings are refused) and behaves the same way; failures name the path.
  *
- * @param url The broker URL; only its scheme, host and port are used.
+ * Needs `--allow-net` for the broker's host; a Unix socket needs
+ * `--allow-read` and `--allow-write` for its path instead.
+ *
+ * @param url The broker URL; only its scheme, host and port (a `unix:` URL:
+ *   its path) are used.
  * @param options TLS settings and an abort signal.
  * @returns The open connection.
  * @throws {MqttError} `dns-failed`: the host name does not resolve.
  * @throws {MqttError} `connect-failed`: the connection was refused, the host
- *   is unreachable, or the connection closed before it was ready; the message
- *   names `host:port`.
+ *   is unreachable, the Unix socket does not exist, or the connection closed
+ *   before it was ready; the message names `host:port` (or the socket path).
  * @throws {MqttError} `tls-failed`: the TLS handshake failed (server
  *   certificate not trusted or not for this host, a client certificate
  *   required or rejected, a port that does not speak TLS); the message names
  *   the fix where it is known.
- * @throws {TypeError} The URL has no host, or `cert` comes without `key`.
+ * @throws {TypeError} The URL has no host, `cert` comes without `key`, or a
+ *   `unix:` URL names a host, has no path, or comes with TLS settings.
  * @throws The `signal.reason` when `options.signal` aborts first.
  * Every `MqttError` carries the runtime's error as its `cause`.
  *
@@ -111,6 +119,14 @@ function closeQuietly(conn: Deno.Conn): void {
  * import { denoDial } from "@mqttv5/client/transport/deno";
  *
  * const conn = await denoDial(new URL("mqtt://127.0.0.1:1883"), {});
+ * conn.close();
+ * ```
+ *
+ * @example A Unix domain socket
+ * ```ts ignore
+ * import { denoDial } from "@mqttv5/client/transport/deno";
+ *
+ * const conn = await denoDial(new URL("unix:///run/mosquitto/mqtt.sock"), {});
  * conn.close();
  * ```
  *
@@ -135,6 +151,7 @@ export const denoDial: DialFunc = async (
   const signal = options.signal;
   signal?.throwIfAborted();
   const ep = endpoint(url, options);
+  if (ep.unix !== undefined) return new DenoConnection(await connectUnix(ep.unix, ep, signal), ep);
   const tls = ep.tls;
   if (tls === undefined) return new DenoConnection(await connectTcp(ep, signal), ep);
   if (
@@ -167,6 +184,20 @@ async function connectTcp(ep: Endpoint, signal: AbortSignal | undefined): Promis
     // not fatal
   }
   return conn;
+}
+
+async function connectUnix(
+  path: string,
+  peer: Peer,
+  signal: AbortSignal | undefined,
+): Promise<Deno.UnixConn> {
+  // Deno.connect takes no signal for a Unix socket: race it, close a late one.
+  try {
+    return await abortable(Deno.connect({ transport: "unix", path }), signal, closeQuietly);
+  } catch (err) {
+    if (signal?.aborted) throw signal.reason;
+    throw dialError(err, peer, "connect");
+  }
 }
 
 async function connectTls(

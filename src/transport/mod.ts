@@ -2,7 +2,8 @@
  * The transport layer: the {@linkcode DialFunc} / {@linkcode Connection}
  * contract and {@linkcode autoDial}, which dials with the adapter for the
  * runtime it runs on (`Deno.connect` under Deno, `Bun.connect` under Bun,
- * `node:net` / `node:tls` elsewhere).
+ * `node:net` / `node:tls` elsewhere), for TCP, TLS and
+ * `unix:///path/to/socket` (a Unix domain socket) alike.
  *
  * Each adapter is loaded with a dynamic `import()` on first use, so a runtime
  * never loads another runtime's module. To pin one adapter, import it
@@ -87,12 +88,14 @@ async function load(runtime: TransportRuntime): Promise<DialFunc> {
  * client uses when no `dial` option is given.
  *
  * @param url The broker URL: `mqtt://`, `tcp://` for TCP; `mqtts://`, `tls://`,
- *   `ssl://` for TLS.
+ *   `ssl://` for TLS; `unix:///path/to/socket` for a Unix domain socket.
  * @param options TLS settings and an abort signal.
  * @returns The open connection.
  * @throws {MqttError} `dns-failed`, `connect-failed` or `tls-failed` when the
  *   connection cannot be made (the runtime's error is the `cause`).
- * @throws {TypeError} The URL has no host, or `tls.cert` comes without `tls.key`.
+ * @throws {TypeError} The URL has no host, `tls.cert` comes without
+ *   `tls.key`, or a `unix:` URL names a host, has no path, or comes with TLS
+ *   settings.
  * @throws The `signal.reason` when `options.signal` aborts first.
  *
  * @example Dial a local broker

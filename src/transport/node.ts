@@ -4,7 +4,8 @@
  *
  * `mqtt://` and `tcp://` dial plain TCP; `mqtts://`, `tls://`, `ssl://` (or any
  * URL when `options.tls` is given) dial TLS with certificate verification on.
- * The port defaults to 1883 for TCP and 8883 for TLS.
+ * The port defaults to 1883 for TCP and 8883 for TLS. `unix:///path/to/socket`
+ * dials a Unix domain socket (`net.connect({ path })`; no TLS).
  *
  * @example Connect with the Node transport
  * ```ts ignore
@@ -79,24 +80,31 @@ function tlsOptions(ep: Endpoint, tls: TlsOptions): NodeTlsConnectionOptions {
  * sockets do stop reading). `write` resolves from the `socket.write`
  * callback; `close` destroys the socket at once.
  *
+ * A `unix:///path/to/socket` URL dials that Unix domain socket with
+ * `net.connect({ path })` (the path percent-decoded; TLS settings are
+ * refused) and behaves the same way; failures name the path.
+ *
  * A connection that fails later reports an {@linkcode MqttError} to
  * `onClose` and rejects writes with it: `connection-lost`, or `tls-failed`
  * when the broker sent a TLS alert about our client certificate (under TLS
  * 1.3 that alert comes after the handshake, on the first read).
  *
- * @param url The broker URL; only its scheme, host and port are used.
+ * @param url The broker URL; only its scheme, host and port (a `unix:` URL:
+ *   its path) are used.
  * @param options TLS settings and an abort signal.
  * @returns The open connection.
  * @throws {MqttError} `dns-failed`: the host name does not resolve
  *   (`ENOTFOUND`, `EAI_AGAIN`).
  * @throws {MqttError} `connect-failed`: the connection was refused, the host
- *   is unreachable, or the connection closed before it was ready; the message
- *   names `host:port`.
+ *   is unreachable, the Unix socket does not exist (`ENOENT`), or the
+ *   connection closed before it was ready; the message names `host:port` (or
+ *   the socket path).
  * @throws {MqttError} `tls-failed`: the TLS handshake failed (server
  *   certificate not trusted or not for this host, a client certificate
  *   required or rejected, a port that does not speak TLS); the message names
  *   the fix where it is known.
- * @throws {TypeError} The URL has no host, or `cert` comes without `key`.
+ * @throws {TypeError} The URL has no host, `cert` comes without `key`, or a
+ *   `unix:` URL names a host, has no path, or comes with TLS settings.
  * @throws The `signal.reason` when `options.signal` aborts first.
  * Every `MqttError` carries the runtime's error as its `cause`.
  *
@@ -105,6 +113,14 @@ function tlsOptions(ep: Endpoint, tls: TlsOptions): NodeTlsConnectionOptions {
  * import { nodeDial } from "@mqttv5/client/transport/node";
  *
  * const conn = await nodeDial(new URL("mqtt://127.0.0.1:1883"), {});
+ * conn.close();
+ * ```
+ *
+ * @example A Unix domain socket
+ * ```ts ignore
+ * import { nodeDial } from "@mqttv5/client/transport/node";
+ *
+ * const conn = await nodeDial(new URL("unix:///run/mosquitto/mqtt.sock"), {});
  * conn.close();
  * ```
  *
@@ -137,6 +153,8 @@ export const nodeDial: DialFunc = (url: URL, options: DialOptions): Promise<Conn
   return new Promise<Connection>((resolve, reject) => {
     const socket: Socket = connectOptions
       ? tlsConnect(connectOptions)
+      : ep.unix !== undefined
+      ? netConnect({ path: ep.unix })
       : netConnect({ host: ep.host, port: ep.port });
     let tcpUp = false;
     const onTcp = () => {

@@ -1,8 +1,9 @@
 /**
  * The transport contract: a {@linkcode DialFunc} opens a {@linkcode Connection}
  * to a broker URL. The client speaks MQTT over any byte stream that meets this
- * contract: TCP and TLS adapters for Deno, Bun and Node ship with the package,
- * `wsDial()` covers WebSocket, and tests plug in in-memory pipes.
+ * contract: TCP, TLS and Unix socket adapters for Deno, Bun and Node ship
+ * with the package, `wsDial()` covers WebSocket, and tests plug in in-memory
+ * pipes.
  *
  * ## The Connection contract
  *
@@ -161,7 +162,8 @@ export interface Connection {
  * be made (or `options.signal` aborts, with the signal's reason). The shipped
  * adapters reject with an `MqttError` whose code says what failed:
  * `dns-failed`, `connect-failed` or `tls-failed`, with the runtime's error as
- * the `cause` and a message that names `host:port`, never the URL.
+ * the `cause` and a message that names `host:port` (for a
+ * `unix:///path/to/socket` URL, the socket path), never the URL.
  *
  * @example An in-memory transport for tests
  * ```ts

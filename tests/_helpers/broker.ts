@@ -1,7 +1,9 @@
-// A real mosquitto for integration tests, on free loopback ports.
+// A real mosquitto for integration tests, on free loopback ports (and, with
+// `unix: true`, on a Unix domain socket in its temporary directory).
 //
 //   await using broker = await startBroker({ tls: true });
 //   dial(new URL(broker.url)) ... dial(new URL(broker.tlsUrl!), { tls: { caCerts: [broker.certs!.ca.cert] } })
+//   await using onSocket = await startBroker({ unix: true }); // onSocket.unixUrl: unix:///tmp/.../mqtt.sock
 //
 // Runtime-neutral: node:child_process, node:net, node:fs and node:os serve both
 // `deno test` (whose sanitizers stay on: the process is awaited, every socket
@@ -32,6 +34,11 @@ export interface BrokerOptions {
    * depend on TCP timing.
    */
   tcpNoDelay?: boolean;
+  /**
+   * Also listen on a Unix domain socket, `mqtt.sock` in the broker's temporary
+   * directory (`unixPath`, `unixUrl`), beside the TCP listener. Off by default.
+   */
+  unix?: boolean;
   /** Extra mosquitto.conf lines, appended after the generated ones. */
   config?: string[];
 }
@@ -50,6 +57,10 @@ export interface Broker extends AsyncDisposable {
   readonly tlsUrl?: string;
   /** The certificates the TLS listener uses. */
   readonly certs?: Certs;
+  /** The Unix domain socket mosquitto listens on, when `unix` was asked for. */
+  readonly unixPath?: string;
+  /** `unix://<unixPath>` (the path percent-encoded where it must be), when `unix` was asked for. */
+  readonly unixUrl?: string;
   /** The mosquitto log so far. */
   log(): Promise<string>;
   /** Stops mosquitto (SIGTERM, then waits for it to exit). Idempotent; the files stay until dispose. */
@@ -63,6 +74,8 @@ export interface Broker extends AsyncDisposable {
 const MOSQUITTO = ["/usr/sbin/mosquitto", "/usr/local/sbin/mosquitto", "/usr/bin/mosquitto"]
   .find((p) => existsSync(p)) ?? "mosquitto";
 const HOST = "127.0.0.1";
+/** The Unix socket's name in the broker's directory (with `unix: true`). */
+const UNIX_SOCKET = "mqtt.sock";
 const START_ATTEMPTS = 5;
 const START_TIMEOUT_MS = 5000;
 
@@ -94,6 +107,26 @@ export function canConnect(port: number, host = HOST): Promise<boolean> {
     socket.once("connect", () => done(true));
     socket.once("error", () => done(false));
   });
+}
+
+/** Whether something accepts connections on the Unix domain socket at `path`. */
+export function canConnectUnix(path: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect({ path });
+    const done = (ok: boolean) => {
+      socket.removeAllListeners();
+      socket.on("error", () => {});
+      socket.destroy();
+      resolve(ok);
+    };
+    socket.once("connect", () => done(true));
+    socket.once("error", () => done(false));
+  });
+}
+
+/** `unix://` and `path`, each segment percent-encoded. */
+export function unixUrlOf(path: string): string {
+  return `unix://${path.split("/").map(encodeURIComponent).join("/")}`;
 }
 
 interface Running {
@@ -182,6 +215,7 @@ function configLines(
       : "persistence false",
     `listener ${port} ${HOST}`,
   ];
+  if (options.unix === true) lines.push(`listener 0 ${join(dir, UNIX_SOCKET)}`);
   if (tlsPort !== undefined && certs) {
     lines.push(
       `listener ${tlsPort} ${HOST}`,
@@ -196,7 +230,8 @@ function configLines(
 
 /**
  * Starts mosquitto on free loopback ports with a generated configuration:
- * a plain listener, an optional TLS listener (mutual TLS with `mtls`),
+ * a plain listener, an optional TLS listener (mutual TLS with `mtls`), an
+ * optional Unix domain socket listener (`unix`),
  * anonymous access, persistence off unless asked for, and mosquitto's stock
  * TCP settings (Nagle on) unless `tcpNoDelay` asks otherwise. Resolves once every
  * listener accepts connections; retries on fresh ports when a port was taken
@@ -218,9 +253,10 @@ export async function startBroker(options: BrokerOptions = {}): Promise<Broker> 
       if (port === tlsPort) continue;
       await writeFile(confPath, configLines(dir, port, tlsPort, certs, options).join("\n") + "\n");
       const ports = tlsPort === undefined ? [port] : [port, tlsPort];
+      const paths = options.unix === true ? [join(dir, UNIX_SOCKET)] : [];
       try {
-        const running = await launch(confPath, dir, ports);
-        return makeBroker(dir, confPath, port, tlsPort, certs, ports, running);
+        const running = await launch(confPath, dir, ports, paths);
+        return makeBroker(dir, confPath, port, tlsPort, certs, ports, running, paths[0]);
       } catch (err) {
         lastError = err as Error;
         if (!(err instanceof BindError)) throw err;
@@ -248,9 +284,14 @@ async function readLog(dir: string): Promise<string> {
 /**
  * Spawns mosquitto and waits until it logged "running" (every listener is
  * bound: a port taken by someone else makes it exit instead) and every port
- * accepts connections.
+ * (and Unix socket in `paths`) accepts connections.
  */
-async function launch(confPath: string, dir: string, ports: number[]): Promise<Running> {
+async function launch(
+  confPath: string,
+  dir: string,
+  ports: number[],
+  paths: string[] = [],
+): Promise<Running> {
   const logStart = (await readLog(dir)).length; // the log is appended to across restarts
   const running = spawnMosquitto(confPath);
   const deadline = Date.now() + START_TIMEOUT_MS;
@@ -263,7 +304,10 @@ async function launch(confPath: string, dir: string, ports: number[]): Promise<R
       throw /address already in use/i.test(log) ? new BindError(message) : new Error(message);
     }
     if (/mosquitto version \S+ running/.test(log)) {
-      const open = await Promise.all(ports.map((p) => canConnect(p)));
+      const open = await Promise.all([
+        ...ports.map((p) => canConnect(p)),
+        ...paths.map((p) => canConnectUnix(p)),
+      ]);
       if (open.every(Boolean)) return running;
     }
     if (Date.now() > deadline) {
@@ -286,7 +330,9 @@ function makeBroker(
   certs: Certs | undefined,
   ports: number[],
   first: Running,
+  unixPath?: string,
 ): Broker {
+  const paths = unixPath === undefined ? [] : [unixPath];
   let running: Running | undefined = first;
   let disposed = false;
   const stop = async () => {
@@ -301,6 +347,8 @@ function makeBroker(
     url: `mqtt://${HOST}:${port}`,
     tlsUrl: tlsPort === undefined ? undefined : `mqtts://localhost:${tlsPort}`,
     certs,
+    unixPath,
+    unixUrl: unixPath === undefined ? undefined : unixUrlOf(unixPath),
     log: () => readLog(dir),
     stop,
     async restart() {
@@ -311,7 +359,7 @@ function makeBroker(
       let lastError: unknown;
       for (let attempt = 0; attempt < START_ATTEMPTS; attempt++) {
         try {
-          running = await launch(confPath, dir, ports);
+          running = await launch(confPath, dir, ports, paths);
           return;
         } catch (err) {
           lastError = err;

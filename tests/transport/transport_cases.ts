@@ -2,7 +2,9 @@
 // ALPN and aborts, small node:net / node:tls servers on loopback). The runners
 // are tests/transport/deno_test.ts (denoDial), tests/transport/node_test.ts
 // (nodeDial under Deno) and bun-tests/transport.test.ts (bunDial and nodeDial
-// under Bun).
+// under Bun). UNIX_CASES, for `unix:///path/to/socket` URLs, have runners of
+// their own: tests/transport/unix_test.ts, bun-tests/transport_unix.test.ts
+// and node-tests/transport_unix.test.mjs.
 //
 // Every connection goes through `open()`, whose recorder checks the contract on
 // the way: each chunk is copied when it is delivered and compared with the
@@ -21,13 +23,19 @@ import {
   type Server as TlsServer,
   type TLSSocket,
 } from "node:tls";
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Client } from "../../mod.ts";
 import { encodePacket, type Packet, PacketDecoder, PacketType } from "../../src/wire/mod.ts";
 import type { Connection, DialFunc, DialOptions } from "../../src/transport/types.ts";
-import { type Broker, type BrokerOptions, freePort, startBroker } from "../_helpers/broker.ts";
+import {
+  type Broker,
+  type BrokerOptions,
+  freePort,
+  startBroker,
+  unixUrlOf,
+} from "../_helpers/broker.ts";
 import { makeCerts } from "../_helpers/certs.ts";
 
 /** Known, documented limits of a runtime that some cases allow for. */
@@ -1278,6 +1286,287 @@ export const TRANSPORT_CASES: TransportCase[] = [
         assert.equal(r.closeCalls, 1);
         r.check();
       }
+    },
+  },
+];
+
+// ---------------------------------------------------------------------------
+// Unix domain sockets: `unix:///path/to/socket` (issue #13)
+
+const UNIX: BrokerOptions = { unix: true };
+
+/**
+ * A node:net server on a Unix socket, `name` in a fresh temporary directory,
+ * that hands each connection to `onSocket`. Disposing it destroys the
+ * connections, closes the server and deletes the directory.
+ */
+async function unixServer(onSocket: (socket: Socket) => void, name = "test.sock"): Promise<{
+  path: string;
+  url: string;
+  accepted: Promise<Socket>;
+  [Symbol.asyncDispose](): Promise<void>;
+}> {
+  const dir = await mkdtemp(join(tmpdir(), "mqttv5-unix-"));
+  const path = join(dir, name);
+  const sockets: Socket[] = [];
+  let resolveAccepted!: (s: Socket) => void;
+  const accepted = new Promise<Socket>((resolve) => (resolveAccepted = resolve));
+  const server = createTcpServer((socket) => {
+    sockets.push(socket);
+    socket.on("error", () => {});
+    onSocket(socket);
+    resolveAccepted(socket);
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(path, () => resolve());
+  });
+  return {
+    path,
+    url: unixUrlOf(path),
+    accepted,
+    async [Symbol.asyncDispose]() {
+      for (const s of sockets) s.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** A fresh temporary directory, deleted on dispose. */
+async function tempDir(): Promise<{ path: string; [Symbol.asyncDispose](): Promise<void> }> {
+  const path = await mkdtemp(join(tmpdir(), "mqttv5-unix-"));
+  return { path, [Symbol.asyncDispose]: () => rm(path, { recursive: true, force: true }) };
+}
+
+/**
+ * Asserts the `connect-failed` a dial to a Unix socket path rejects with: the
+ * runtime's error as the cause, the path in the message (and no `host:port`
+ * made of nothing, such as `:0`).
+ */
+function assertUnixConnectFailed(error: unknown, path: string): void {
+  assertFailure(error, "connect-failed");
+  const message = (error as Error).message;
+  assert.ok(message.includes(path), `the message names the socket path: ${message}`);
+  assert.ok(!/:(0|1883)\b/.test(message), `the message names no port: ${message}`);
+}
+
+/**
+ * Cases for `unix:///path/to/socket` broker URLs, run with each runtime's
+ * adapter (tests/transport/unix_test.ts, bun-tests/transport_unix.test.ts,
+ * node-tests/transport_unix.test.mjs) against mosquitto's Unix socket listener
+ * (`listener 0 <path>`, mosquitto >= 2.0) and node:net servers on a socket.
+ */
+export const UNIX_CASES: TransportCase[] = [
+  {
+    name: "unix: CONNECT gets a CONNACK from mosquitto over unix:///path",
+    broker: UNIX,
+    async run({ dial, broker }) {
+      assert.ok(broker.unixUrl!.startsWith("unix:///"));
+      const r = await open(dial, broker.unixUrl!);
+      await mqttConnect(r);
+      assert.equal(await r.finish(), undefined);
+    },
+  },
+  {
+    name: "unix: a 4 MiB PUBLISH and many small ones round-trip through mosquitto, chunks intact",
+    broker: UNIX,
+    async run({ dial, broker }) {
+      const r = await open(dial, broker.unixUrl!);
+      await mqttConnect(r);
+      const payloads = [pattern(4 << 20, 31)];
+      for (let i = 0; i < 200; i++) payloads.push(pattern(1 + ((i * 7919) % 5000), i + 32));
+      await roundTrip(r, payloads);
+      assert.ok(r.chunks.length > 1, "arrived in several chunks");
+      r.check();
+      await r.finish();
+    },
+  },
+  {
+    name: "unix: Client subscribes, then publishes and receives at QoS 0, 1 and 2 over unix://",
+    broker: UNIX,
+    async run({ dial, broker, Client }) {
+      await using sub = new Client({ broker: broker.unixUrl!, dial, clientId: "unix-sub" });
+      await using pub = new Client({ broker: broker.unixUrl!, dial, clientId: "unix-pub" });
+      await within(5000, sub.connect(), "the subscriber's connect");
+      await within(5000, pub.connect(), "the publisher's connect");
+      const subscription = await within(
+        5000,
+        sub.subscribe([{ topic: "unix/+", qos: 2 }]),
+        "the subscribe",
+      );
+      const it = subscription[Symbol.asyncIterator]();
+      for (const qos of [0, 1, 2] as const) {
+        const payload = pattern(1000 + qos, 40 + qos);
+        const sent = await within(
+          5000,
+          pub.publish({ topic: `unix/q${qos}`, payload, qos }),
+          `the QoS ${qos} publish`,
+        );
+        if (qos > 0) assert.equal(sent.reasonCode, 0, `QoS ${qos} acknowledged`);
+        const got = await within(5000, it.next(), `the QoS ${qos} message`);
+        assert.equal(got.done, false);
+        if (got.done) return;
+        const m = got.value;
+        m.ack();
+        assert.equal(m.topic, `unix/q${qos}`);
+        assert.equal(m.qos, qos);
+        assert.ok(equalBytes(m.clonePayload(), payload), `the QoS ${qos} payload`);
+      }
+      assert.equal(sub.connected, true);
+      assert.equal(pub.connected, true);
+    },
+  },
+  {
+    name: "unix: Client without a dial option connects over unix:// with the runtime's adapter",
+    broker: UNIX,
+    async run({ broker, Client }) {
+      await using client = new Client({ broker: broker.unixUrl!, clientId: "unix-default" });
+      const info = await within(5000, client.connect(), "the connect");
+      assert.equal(info.reasonCode, 0);
+      const subscription = await client.subscribe([{ topic: "unix/default", qos: 1 }]);
+      await client.publish({ topic: "unix/default", payload: "over the socket", qos: 1 });
+      const got = await within(5000, subscription[Symbol.asyncIterator]().next(), "the message");
+      assert.equal(got.done, false);
+      if (!got.done) {
+        got.value.ack();
+        assert.equal(got.value.text(), "over the socket");
+      }
+    },
+  },
+  {
+    name: "unix: a socket path that does not exist fails fast with connect-failed naming the path",
+    broker: false,
+    async run({ dial, Client }) {
+      await using dir = await tempDir();
+      const path = join(dir.path, "no-broker-here.sock");
+      const started = Date.now();
+      const error = await rejection(dial(new URL(unixUrlOf(path)), {}), 5000, "the dial");
+      assertUnixConnectFailed(error, path);
+      assert.ok(Date.now() - started < 2000, `rejected in ${Date.now() - started} ms`);
+      // The same through Client.connect() (parseBrokerUrl, the handshake's dial).
+      await using client = new Client({
+        broker: unixUrlOf(path),
+        dial,
+        clientId: "unix-missing",
+        connectTimeoutMs: 5000,
+      });
+      const viaClient = await rejection(client.connect(), 8000, "Client.connect()");
+      assertUnixConnectFailed(viaClient, path);
+      assert.equal(client.connected, false);
+    },
+  },
+  {
+    name: "unix: a path nobody listens on (a regular file) fails with connect-failed",
+    broker: false,
+    async run({ dial }) {
+      await using dir = await tempDir();
+      const path = join(dir.path, "not-a-socket");
+      await writeFile(path, "plain file");
+      const error = await rejection(dial(new URL(unixUrlOf(path)), {}), 5000, "the dial");
+      assertUnixConnectFailed(error, path);
+    },
+  },
+  {
+    name: "unix: a host, no socket path, or TLS settings are refused with a TypeError",
+    broker: false,
+    async run({ dial }) {
+      for (const url of ["unix://tmp/mqtt.sock", "unix://localhost/tmp/mqtt.sock", "unix:///"]) {
+        const error = await rejection(dial(new URL(url), {}), 1000, `dialing ${url}`);
+        assert.ok(error instanceof TypeError, `${url}: a TypeError, got ${String(error)}`);
+      }
+      const error = await rejection(
+        dial(new URL("unix:///tmp/mqtt.sock"), { tls: {} }),
+        1000,
+        "a unix: dial with TLS settings",
+      );
+      assert.ok(error instanceof TypeError, `a TypeError, got ${String(error)}`);
+    },
+  },
+  {
+    name: "unix: an aborted signal rejects the dial with its reason, and no connection is made",
+    broker: false,
+    async run({ dial }) {
+      await using server = await unixServer(() => {});
+      let accepted = false;
+      void server.accepted.then(() => (accepted = true));
+      const ac = new AbortController();
+      const reason = new Error("stop");
+      ac.abort(reason);
+      const error = await rejection(
+        dial(new URL(server.url), { signal: ac.signal }),
+        1000,
+        "aborted dial",
+      );
+      assert.equal(error, reason);
+      await delay(50);
+      assert.equal(accepted, false, "no connection was made");
+    },
+  },
+  {
+    name: "unix: a percent-encoded socket path is decoded (a space and a % in the name)",
+    broker: false,
+    async run({ dial }) {
+      const hello = pattern(1000, 50);
+      await using server = await unixServer((s) => s.end(hello), "my broker 100%.sock");
+      assert.ok(server.url.includes("my%20broker%20100%25.sock"), server.url);
+      const conn = await within(5000, dial(new URL(server.url), {}), "the dial");
+      const sink = new ByteSink(conn, hello);
+      await sink.upTo(hello.length, 5000);
+      assert.equal(await within(5000, sink.closed, "onClose after the server ended"), undefined);
+      sink.check();
+      conn.close();
+    },
+  },
+  {
+    name: "unix: pause: no onData while paused and the sender backs up; resume() delivers all",
+    broker: false,
+    async run({ dial }) {
+      const payload = pattern(16 << 20, 51);
+      let resolveWritten!: () => void;
+      const written = new Promise<void>((resolve) => (resolveWritten = resolve));
+      await using server = await unixServer((s) => {
+        s.resume(); // discard what the client sends
+        s.write(payload, () => resolveWritten());
+      });
+      const conn = await within(5000, dial(new URL(server.url), {}), "the dial");
+      assert.equal(typeof conn.pause, "function", "the adapter implements pause()");
+      const sink = new ByteSink(conn, payload);
+      sink.pause();
+      const serverSide = await within(5000, server.accepted, "the connection");
+      let done = false;
+      void written.then(() => (done = true));
+      await delay(300);
+      assert.equal(sink.chunks, 0, "no onData while paused");
+      assert.equal(done, false, "the server could not write 16 MiB to a paused client");
+      assert.ok(serverSide.writableLength > 0, "the server's writes back up");
+      sink.resume();
+      assert.equal(sink.dataInsideCall, 0, "resume() does not deliver synchronously");
+      await sink.upTo(payload.length, 20_000);
+      await within(5000, written, "the server's write completing");
+      conn.close();
+      assert.equal(await within(5000, sink.closed, "onClose"), undefined);
+      await delay(20);
+      sink.check();
+      assert.equal(sink.closeCalls, 1);
+    },
+  },
+  {
+    name: "unix: stopping the broker ends the connection; after restart() a dial succeeds again",
+    broker: UNIX,
+    async run({ dial, broker }) {
+      const r = await open(dial, broker.unixUrl!);
+      await mqttConnect(r);
+      await broker.stop();
+      await within(5000, r.closed, "onClose after the broker stopped");
+      r.conn.close();
+      await delay(20);
+      assert.equal(r.closeCalls, 1);
+      r.check();
+      await broker.restart();
+      const again = await open(dial, broker.unixUrl!);
+      await mqttConnect(again);
+      assert.equal(await again.finish(), undefined);
     },
   },
 ];
