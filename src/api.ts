@@ -10,7 +10,7 @@
 export { Client, SubscribeError } from "./client/client.ts";
 export { Message } from "./client/message.ts";
 export { Queue } from "./client/queue.ts";
-export type { PoolRoutingPolicy, PublisherPoolOptions } from "./client/pool.ts";
+export type { PoolRoutingPolicy, PublisherPoolOptions } from "./client/types.ts";
 export { StatusStream } from "./client/status.ts";
 export type { StatusEvent } from "./client/status.ts";
 export { SubscriptionToken } from "./client/subscription.ts";

@@ -32,7 +32,7 @@
 const ROOT = new URL("../", import.meta.url);
 
 /** deno.json exports that make no sense under Node. */
-const NOT_FOR_NODE = new Set(["./transport/deno", "./transport/bun"]);
+export const NOT_FOR_NODE = new Set(["./transport/deno", "./transport/bun"]);
 
 /** Test helpers bundled for node-tests/, relative to the repository root. */
 const TEST_ENTRIES = [
@@ -51,7 +51,8 @@ async function packageEntries(): Promise<string[]> {
     .map(([, path]) => path.replace(/^\.\//, ""));
 }
 
-async function run(command: string[], what: string): Promise<void> {
+/** Runs `command` in the repository root; throws with its output when it fails. */
+export async function run(command: string[], what: string): Promise<void> {
   const [cmd, ...args] = command;
   const { code, stdout, stderr } = await new Deno.Command(cmd, {
     args,
@@ -68,7 +69,8 @@ async function run(command: string[], what: string): Promise<void> {
   }
 }
 
-async function emptyDir(outdir: string): Promise<void> {
+/** Deletes `outdir` (relative to the repository root) if it exists. */
+export async function emptyDir(outdir: string): Promise<void> {
   await Deno.remove(new URL(`${outdir}/`, ROOT), { recursive: true }).catch((err) => {
     if (!(err instanceof Deno.errors.NotFound)) throw err;
   });
@@ -92,6 +94,7 @@ async function buildPackage(outdir: string): Promise<void> {
     "bundle",
     "--quiet",
     "--platform=deno", // keeps node:* external ("browser" would try to resolve them)
+    "--external=cloudflare:*", // cloudflare:sockets exists only on Workers
     "--format=esm",
     "--code-splitting",
     "--sourcemap=linked",

@@ -6,11 +6,25 @@
  */
 
 /**
+ * A promise with its `resolve` and `reject`: the shape of ES2024's
+ * `PromiseWithResolvers`, declared here so that declarations stay valid for
+ * an ES2023 lib (Node 20 projects).
+ */
+export interface Deferred<T> {
+  /** The promise. */
+  promise: Promise<T>;
+  /** Resolves it. */
+  resolve: (value: T | PromiseLike<T>) => void;
+  /** Rejects it. */
+  reject: (reason?: unknown) => void;
+}
+
+/**
  * `Promise.withResolvers()`, which Node 20 lacks (it arrived in Node 22).
  *
  * @returns A promise with its `resolve` and `reject`.
  */
-export function deferred<T>(): PromiseWithResolvers<T> {
+export function deferred<T>(): Deferred<T> {
   let resolve!: (value: T | PromiseLike<T>) => void;
   let reject!: (reason?: unknown) => void;
   const promise = new Promise<T>((res, rej) => {

@@ -8,7 +8,7 @@
  */
 
 import { MqttError } from "../errors.ts";
-import { settledWithin } from "../_internal/async.ts";
+import { type Deferred, settledWithin } from "../_internal/async.ts";
 import { toError } from "../_internal/error.ts";
 import { ReasonCode } from "../wire/constants.ts";
 import { PacketDecoder } from "../wire/decode.ts";
@@ -56,7 +56,7 @@ export class Link {
   /** Packets that arrived after CONNACK, before the connection was set up. */
   early: Packet[] | undefined;
   /** A re-authentication in progress. */
-  reauth: PromiseWithResolvers<void> | undefined;
+  reauth: Deferred<void> | undefined;
   /** Waits of ending subscriptions for UNSUBACK, stopped when the link goes down. */
   enders: Set<AbortController> | undefined;
   /** When the connection came up (ms). */

@@ -10,11 +10,10 @@ import { UNIX_SCHEME, unixSocketPath } from "../transport/_endpoint.ts";
 import type { DialFunc, TlsOptions } from "../transport/types.ts";
 import type { QoS, UserProperty, WillProperties } from "../wire/types.ts";
 import { topicNameError } from "../topic/validate.ts";
-import type { ConnackInfo } from "./types.ts";
+import type { ConnackInfo, PublisherPoolOptions } from "./types.ts";
 import type { DisconnectPacket } from "../wire/types.ts";
 import type { Backoff } from "./backoff.ts";
 import type { SessionStore } from "../session/store.ts";
-import type { PublisherPoolOptions } from "./pool.ts";
 import type { DropPolicy, Logger } from "../_internal/types.ts";
 
 export type { DropPolicy, Logger } from "../_internal/types.ts";

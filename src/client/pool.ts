@@ -12,49 +12,8 @@ import { toError } from "../_internal/error.ts";
 import { ClientState, type Core } from "./core.ts";
 import type { ClientOptions } from "./options.ts";
 
-/**
- * How the pool picks the member for a publish.
- *
- * @example Route by topic
- * ```ts
- * import type { PoolRoutingPolicy } from "@mqttv5/client";
- *
- * const routing: PoolRoutingPolicy = "hash-by-topic";
- * ```
- */
-export type PoolRoutingPolicy = "round-robin" | "hash-by-topic";
-
-/**
- * `ClientOptions.publisherPool`: publish-only connections to the same
- * broker(s), each a full client with its own supervisor (Clean Start, session
- * expiry 0: a drop mid-flight can mean a duplicate, so keep ledger-style work
- * on the main connection).
- *
- * @example Four connections, per-topic order kept
- * ```ts
- * import type { PublisherPoolOptions } from "@mqttv5/client";
- * const pool: PublisherPoolOptions = { size: 4, routing: "hash-by-topic" };
- * ```
- */
-export interface PublisherPoolOptions {
-  /** Number of publish-only connections; 0 or 1 turns the pool off. */
-  size: number;
-  /**
-   * Member choice. `"hash-by-topic"` keeps each topic on one member, so per-topic
-   * order holds while the pool is healthy; when that member is down its topics
-   * move to the next healthy member (or the main connection), and messages of one
-   * topic sent around that moment may arrive out of order.
-   *
-   * @default {"round-robin"}
-   */
-  routing?: PoolRoutingPolicy;
-  /**
-   * Client identifier of member `index` (1-based).
-   *
-   * @default {`${parent}-pub-${index}`}
-   */
-  clientId?: (parent: string, index: number) => string;
-}
+export type { PoolRoutingPolicy, PublisherPoolOptions } from "./types.ts";
+import type { PoolRoutingPolicy } from "./types.ts";
 
 /** What the pool needs from a member (a Client). */
 export interface PoolMember {
