@@ -139,7 +139,8 @@ function specifiers(text: string): string[] {
 /**
  * Rewrites the import specifiers of one output file: `npm:name@range/sub` to
  * `name/sub` (recorded in `npm`), and with `tsToJs` relative `.ts` paths to
- * `.js`. Throws on any other kind of specifier (`jsr:`, `https:`, a bare name).
+ * `.js`. Throws on any other kind of specifier (`jsr:`, `https:`, a bare name)
+ * but `node:*` and `cloudflare:sockets`.
  */
 function rewriteSpecifiers(
   text: string,
@@ -151,11 +152,12 @@ function rewriteSpecifiers(
     if (spec.startsWith("./") || spec.startsWith("../")) {
       return tsToJs && spec.endsWith(".ts") ? `${spec.slice(0, -3)}.js` : spec;
     }
-    if (spec.startsWith("node:")) return spec;
+    // node:* on Node; cloudflare:sockets exists only on Workers (transport/cloudflare).
+    if (spec.startsWith("node:") || spec === "cloudflare:sockets") return spec;
     const m = /^npm:((?:@[^/@]+\/)?[^/@]+)@([^/]+)(\/.*)?$/.exec(spec);
     if (m === null) {
       throw new Error(
-        `${OUT}/${file} imports "${spec}": only relative paths, node:* and npm:name@range work in the npm package`,
+        `${OUT}/${file} imports "${spec}": only relative paths, node:*, cloudflare:sockets and npm:name@range work in the npm package`,
       );
     }
     const [, name, range, subpath = ""] = m;
