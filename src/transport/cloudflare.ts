@@ -65,6 +65,7 @@
  */
 
 import type { MqttError } from "../errors.ts";
+import { PauseGate } from "./_gate.ts";
 import { closedError, dialError, lostError, type Peer } from "./_errors.ts";
 import { type Endpoint, endpoint } from "./_endpoint.ts";
 import type { Connection, DialFunc, DialOptions, TlsOptions } from "./types.ts";
@@ -311,9 +312,8 @@ class CloudflareConnection implements Connection {
   /** Why the connection failed: the onClose error, and what later writes reject with. */
   #failure: MqttError | undefined;
   /** pause() was called: the read loop waits (holding the chunk of a read in flight). */
-  #paused = false;
-  /** Wakes the read loop waiting in #unpaused(). */
-  #wake: (() => void) | undefined;
+  /** Holds the read loop back while the client pauses reading. */
+  readonly #gate = new PauseGate();
 
   constructor(socket: CloudflareSocket, peer: Peer) {
     this.#socket = socket;
@@ -333,26 +333,11 @@ class CloudflareConnection implements Connection {
   }
 
   pause(): void {
-    this.#paused = true;
+    this.#gate.pause();
   }
 
   resume(): void {
-    if (!this.#paused) return;
-    this.#paused = false;
-    this.#wakeLoop(); // the loop goes on from a microtask, never inside resume()
-  }
-
-  #wakeLoop(): void {
-    const wake = this.#wake;
-    this.#wake = undefined;
-    wake?.();
-  }
-
-  /** Resolves once the connection is no longer paused, or is closed. */
-  async #unpaused(): Promise<void> {
-    while (this.#paused && !this.#closed) {
-      await new Promise<void>((resolve) => (this.#wake = resolve));
-    }
+    this.#gate.resume(); // the loop goes on from a microtask, never inside resume()
   }
 
   async #readLoop(onData: (chunk: Uint8Array) => void): Promise<void> {
@@ -360,12 +345,12 @@ class CloudflareConnection implements Connection {
     let error: Error | undefined;
     try {
       while (true) {
-        if (this.#paused) await this.#unpaused();
+        if (this.#gate.paused) await this.#gate.wait(() => this.#closed);
         if (this.#closed) break;
         const { done, value } = await reader.read();
         if (done || this.#closed) break;
         // A read in flight when pause() was called: its chunk waits for resume().
-        if (this.#paused) await this.#unpaused();
+        if (this.#gate.paused) await this.#gate.wait(() => this.#closed);
         if (this.#closed) break;
         if (value.byteLength > 0) onData(value);
       }
@@ -394,7 +379,7 @@ class CloudflareConnection implements Connection {
     if (this.#closed) return;
     this.#closed = true;
     closeQuietly(this.#socket); // a pending read settles; the read loop reports
-    this.#wakeLoop(); // a paused read loop ends and reports
+    this.#gate.wake(); // a paused read loop ends and reports
   }
 
   #closedError(): MqttError {

@@ -46,6 +46,7 @@
 
 import { abortable } from "../_internal/async.ts";
 import type { MqttError } from "../errors.ts";
+import { PauseGate } from "./_gate.ts";
 import { closedError, dialError, lostError, type Peer } from "./_errors.ts";
 import { type Endpoint, endpoint } from "./_endpoint.ts";
 import type { Connection, DialFunc, DialOptions, TlsOptions } from "./types.ts";
@@ -255,9 +256,8 @@ class DenoConnection implements Connection {
   #writing = false;
   #waiting: { data: Uint8Array; resolve: () => void; reject: (e: Error) => void }[] = [];
   /** pause() was called: the read loop waits (holding the chunk of a read in flight). */
-  #paused = false;
-  /** Wakes the read loop waiting in #unpaused(). */
-  #wake: (() => void) | undefined;
+  /** Holds the read loop back while the client pauses reading. */
+  readonly #gate = new PauseGate();
 
   constructor(conn: Deno.Conn, peer: Peer) {
     this.#conn = conn;
@@ -273,26 +273,11 @@ class DenoConnection implements Connection {
   }
 
   pause(): void {
-    this.#paused = true;
+    this.#gate.pause();
   }
 
   resume(): void {
-    if (!this.#paused) return;
-    this.#paused = false;
-    this.#wakeLoop(); // the loop goes on from a microtask, never inside resume()
-  }
-
-  #wakeLoop(): void {
-    const wake = this.#wake;
-    this.#wake = undefined;
-    wake?.();
-  }
-
-  /** Resolves once the connection is no longer paused, or is closed. */
-  async #unpaused(): Promise<void> {
-    while (this.#paused && !this.#closed) {
-      await new Promise<void>((resolve) => (this.#wake = resolve));
-    }
+    this.#gate.resume(); // the loop goes on from a microtask, never inside resume()
   }
 
   async #readLoop(onData: (chunk: Uint8Array) => void): Promise<void> {
@@ -301,7 +286,7 @@ class DenoConnection implements Connection {
     let error: Error | undefined;
     try {
       while (true) {
-        if (this.#paused) await this.#unpaused();
+        if (this.#gate.paused) await this.#gate.wait(() => this.#closed);
         if (this.#closed) break;
         if (slab.length - offset < MIN_READ) {
           slab = new Uint8Array(SLAB_SIZE);
@@ -312,7 +297,7 @@ class DenoConnection implements Connection {
         const chunk = slab.subarray(offset, offset + n);
         offset += n;
         // A read in flight when pause() was called: its chunk waits for resume().
-        if (this.#paused) await this.#unpaused();
+        if (this.#gate.paused) await this.#gate.wait(() => this.#closed);
         if (this.#closed) break;
         onData(chunk);
       }
@@ -358,7 +343,7 @@ class DenoConnection implements Connection {
     if (this.#closed) return;
     this.#closed = true;
     closeQuietly(this.#conn); // a pending read rejects; the read loop reports
-    this.#wakeLoop(); // a paused read loop ends and reports
+    this.#gate.wake(); // a paused read loop ends and reports
   }
 
   #closedError(): MqttError {
