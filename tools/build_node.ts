@@ -87,8 +87,16 @@ async function markEsm(outdir: string): Promise<void> {
   );
 }
 
-async function buildPackage(outdir: string): Promise<void> {
-  await emptyDir(outdir);
+/**
+ * `deno bundle` of `entries` into `outdir` as ES modules for Node: code
+ * splitting (the Deno and Bun transports land in chunks Node never loads),
+ * `node:*` and `cloudflare:*` left as imports, plus `extra` flags.
+ */
+export async function bundleForNode(
+  entries: string[],
+  outdir: string,
+  extra: string[] = [],
+): Promise<void> {
   await run([
     Deno.execPath(),
     "bundle",
@@ -97,10 +105,15 @@ async function buildPackage(outdir: string): Promise<void> {
     "--external=cloudflare:*", // cloudflare:sockets exists only on Workers
     "--format=esm",
     "--code-splitting",
-    "--sourcemap=linked",
+    ...extra,
     `--outdir=${outdir}`,
-    ...await packageEntries(),
+    ...entries,
   ], "deno bundle");
+}
+
+async function buildPackage(outdir: string): Promise<void> {
+  await emptyDir(outdir);
+  await bundleForNode(await packageEntries(), outdir, ["--sourcemap=linked"]);
   await markEsm(outdir);
 }
 

@@ -35,7 +35,7 @@
 // or the output imports something other than `node:*`, a relative path or an
 // `npm:` package with a version range.
 
-import { emptyDir, NOT_FOR_NODE, run } from "./build_node.ts";
+import { bundleForNode, emptyDir, NOT_FOR_NODE, run } from "./build_node.ts";
 
 const ROOT = new URL("../", import.meta.url);
 const OUT = "dist/npm";
@@ -171,18 +171,11 @@ function rewriteSpecifiers(
 }
 
 async function bundle(entries: ExportEntry[]): Promise<void> {
-  await run([
-    Deno.execPath(),
-    "bundle",
-    "--quiet",
-    "--platform=deno", // keeps node:* external ("browser" would try to resolve them)
-    "--external=cloudflare:*", // cloudflare:sockets exists only on Workers
-    "--format=esm",
-    "--code-splitting",
-    "--external=npm:*", // npm: imports stay imports (rewriteSpecifiers names them)
-    `--outdir=${OUT}`,
-    ...entries.map((e) => e.source.replace(/^\.\//, "")),
-  ], "deno bundle");
+  await bundleForNode(
+    entries.map((e) => e.source.replace(/^\.\//, "")),
+    OUT,
+    ["--external=npm:*"], // npm: imports stay imports (rewriteSpecifiers names them)
+  );
 }
 
 /** tsc: declarations only, into `outdir`, from the sources the entries reach. */
