@@ -98,20 +98,6 @@ export class Publisher {
     if (alias !== undefined) {
       const r = this.#applyOutAlias(packet, alias, link);
       if (r !== undefined) return Promise.reject(r);
-    } else if (packet.qos === 0) {
-      // The hot path: QoS 0, no alias, room in the write queue, no CONNACK limit that
-      // could apply. Anything else takes #publish0.
-      const w = link!.writer;
-      const c = core.connack!;
-      if (!w.full && c.maximumPacketSize === undefined && (c.retainAvailable || !packet.retain)) {
-        try {
-          w.send(packet);
-        } catch (err) {
-          return Promise.reject(err);
-        }
-        if (core.stats !== null) core.stats.publishesSent++;
-        return this.#waitForFlush ? this.#flushed(w) : QOS0_RESOLVED;
-      }
     }
     if (packet.qos === 0) return this.#publish0(link as Link, packet, signal);
     return this.#publishQoS(packet, signal);
@@ -136,6 +122,11 @@ export class Publisher {
     return undefined;
   }
 
+  /**
+   * A QoS 0 publish: straight to the writer. The CONNACK's limits are checked
+   * in full only when one could apply, so the common case (no Maximum Packet
+   * Size, retain allowed, room in the write queue) costs a few comparisons.
+   */
   #publish0(
     link: Link,
     packet: PublishPacket,
@@ -143,21 +134,23 @@ export class Publisher {
   ): Promise<PublishResult> {
     const core = this.#core;
     const w = link.writer;
+    const c = core.connack!;
+    if (c.maximumPacketSize !== undefined || (packet.retain && !c.retainAvailable)) {
+      let limit: Error | undefined;
+      try {
+        limit = limitError(packet, c);
+      } catch (err) {
+        limit = err as Error; // the packet does not encode
+      }
+      if (limit !== undefined) return Promise.reject(limit);
+    }
+    if (w.full) {
+      if (core.o.writeOverflowPolicy === "drop-newest") {
+        return Promise.reject(new MqttError("write-queue-full", "write queue is full"));
+      }
+      return core.track(() => this.#publish0Blocked(link, packet, signal));
+    }
     try {
-      const c = core.connack;
-      // The broker's limits, checked in full only when one could apply (the hot path).
-      if (
-        c !== null && (c.maximumPacketSize !== undefined || (packet.retain && !c.retainAvailable))
-      ) {
-        const limit = limitError(packet, c);
-        if (limit !== undefined) return Promise.reject(limit);
-      }
-      if (w.full) {
-        if (core.o.writeOverflowPolicy === "drop-newest") {
-          return Promise.reject(new MqttError("write-queue-full", "write queue is full"));
-        }
-        return core.track(() => this.#publish0Blocked(link, packet, signal));
-      }
       const alias = packet.properties?.topicAlias;
       if (alias === undefined) {
         w.send(packet);
@@ -178,12 +171,10 @@ export class Publisher {
       return Promise.reject(err);
     }
     if (core.stats !== null) core.stats.publishesSent++;
-    return this.#waitForFlush ? this.#flushed(w) : QOS0_RESOLVED;
-  }
-
-  /** `publishMode: "wait-for-flush"`: resolves once the writer has written the publish. */
-  #flushed(w: Link["writer"]): Promise<PublishResult> {
-    return this.#core.track(() => w.flushed().then(() => QOS0_RESULT));
+    if (this.#waitForFlush) {
+      return core.track(() => w.flushed().then(() => QOS0_RESULT));
+    }
+    return QOS0_RESOLVED;
   }
 
   async #publish0Blocked(
