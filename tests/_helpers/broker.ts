@@ -94,10 +94,10 @@ export function freePort(): Promise<number> {
   });
 }
 
-/** Whether something accepts TCP connections on `port`. */
-export function canConnect(port: number, host = HOST): Promise<boolean> {
+/** Whether something accepts connections at `target` (a TCP port, or a Unix socket path). */
+function accepts(target: { host: string; port: number } | { path: string }): Promise<boolean> {
   return new Promise((resolve) => {
-    const socket = connect({ host, port });
+    const socket = connect(target);
     const done = (ok: boolean) => {
       socket.removeAllListeners();
       socket.on("error", () => {});
@@ -109,19 +109,14 @@ export function canConnect(port: number, host = HOST): Promise<boolean> {
   });
 }
 
+/** Whether something accepts TCP connections on `port`. */
+export function canConnect(port: number, host = HOST): Promise<boolean> {
+  return accepts({ host, port });
+}
+
 /** Whether something accepts connections on the Unix domain socket at `path`. */
 export function canConnectUnix(path: string): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect({ path });
-    const done = (ok: boolean) => {
-      socket.removeAllListeners();
-      socket.on("error", () => {});
-      socket.destroy();
-      resolve(ok);
-    };
-    socket.once("connect", () => done(true));
-    socket.once("error", () => done(false));
-  });
+  return accepts({ path });
 }
 
 /** `unix://` and `path`, each segment percent-encoded. */
