@@ -66,6 +66,7 @@
 // out of the table (kept in --out, listed under the table; --keep-busy keeps
 // it) and run again, up to --extra-rounds times per scenario.
 
+import { fmtRate, median, parseArgs } from "./_util.ts";
 import process from "node:process";
 import { spawn, spawnSync } from "node:child_process";
 import {
@@ -169,19 +170,6 @@ interface Row extends Partial<Result> {
 
 // ---------------------------------------------------------------------------
 // Arguments
-
-function parseArgs(args: string[]): Map<string, string> {
-  const kv = new Map<string, string>();
-  for (let i = 0; i < args.length; i++) {
-    const a = args[i];
-    if (!a.startsWith("--")) throw new TypeError(`unexpected argument "${a}"`);
-    const eq = a.indexOf("=");
-    if (eq > 0) kv.set(a.slice(2, eq), a.slice(eq + 1));
-    else if (i + 1 < args.length && !args[i + 1].startsWith("--")) kv.set(a.slice(2), args[++i]);
-    else kv.set(a.slice(2), "true");
-  }
-  return kv;
-}
 
 function num(kv: Map<string, string>, key: string, d: number): number {
   const v = kv.get(key);
@@ -371,20 +359,8 @@ const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 // ---------------------------------------------------------------------------
 // Statistics and formatting
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-}
-
 function values(rows: Row[], key: string): number[] {
   return rows.map((r) => r[key]).filter((v): v is number => typeof v === "number" && v > 0);
-}
-
-function fmtRate(v: number): string {
-  if (v >= 1e6) return `${(v / 1e6).toFixed(2)}M`;
-  if (v >= 1e3) return `${(v / 1e3).toFixed(1)}k`;
-  return v.toFixed(0);
 }
 
 function fmtNum(v: number): string {
@@ -392,10 +368,6 @@ function fmtNum(v: number): string {
   if (v >= 10) return v.toFixed(1);
   if (v >= 1) return v.toFixed(2);
   return v.toFixed(3);
-}
-
-function fmtMs(v: number): string {
-  return v < 1 ? v.toFixed(3) : fmtNum(v);
 }
 
 function spread(xs: number[], fmt: (v: number) => string): string {
@@ -814,3 +786,8 @@ async function main(): Promise<void> {
 
 await main();
 process.exit(0);
+
+/** Milliseconds: three decimals below 1 ms (sub-millisecond latencies). */
+function fmtMs(v: number): string {
+  return v < 1 ? v.toFixed(3) : fmtNum(v);
+}

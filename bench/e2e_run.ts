@@ -19,6 +19,7 @@
 // on a snapshot of mod.ts + src/ + bench/e2e.ts taken at start (--in-place to
 // run the working tree), and each JSON line carries the hash of the src it measured.
 
+import { fmtRate, median, parseArgs } from "./_util.ts";
 import process from "node:process";
 import { spawn, spawnSync } from "node:child_process";
 import {
@@ -82,19 +83,6 @@ interface Row extends Result {
 
 // ---------------------------------------------------------------------------
 // Arguments
-
-function parseArgs(args: string[]): Map<string, string> {
-  const kv = new Map<string, string>();
-  for (let i = 0; i < args.length; i++) {
-    const a = args[i];
-    if (!a.startsWith("--")) throw new TypeError(`unexpected argument "${a}"`);
-    const eq = a.indexOf("=");
-    if (eq > 0) kv.set(a.slice(2, eq), a.slice(eq + 1));
-    else if (i + 1 < args.length && !args[i + 1].startsWith("--")) kv.set(a.slice(2), args[++i]);
-    else kv.set(a.slice(2), "true");
-  }
-  return kv;
-}
 
 // ---------------------------------------------------------------------------
 // Child processes
@@ -177,31 +165,14 @@ function runChild(
 // ---------------------------------------------------------------------------
 // Statistics and formatting
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-}
-
 function nums(rows: Row[], key: string): number[] {
   return rows.map((r) => r[key]).filter((v): v is number => typeof v === "number");
-}
-
-function fmtRate(v: number): string {
-  if (v >= 1e6) return `${(v / 1e6).toFixed(2)}M`;
-  if (v >= 1e3) return `${(v / 1e3).toFixed(1)}k`;
-  return v.toFixed(0);
 }
 
 function fmtNum(v: number): string {
   if (v >= 100) return v.toFixed(0);
   if (v >= 10) return v.toFixed(1);
   return v.toFixed(2);
-}
-
-/** Milliseconds: three decimals below 1 ms (sub-millisecond latencies). */
-function fmtMs(v: number): string {
-  return v < 1 ? v.toFixed(3) : fmtNum(v);
 }
 
 /** `ours`, or our client in one subscribe shape (`ours-iter`, `ours-queue`, `ours-callback`). */
@@ -603,3 +574,8 @@ async function main(): Promise<void> {
 
 await main();
 process.exit(0);
+
+/** Milliseconds: three decimals below 1 ms (sub-millisecond latencies). */
+function fmtMs(v: number): string {
+  return v < 1 ? v.toFixed(3) : fmtNum(v);
+}
