@@ -6,6 +6,12 @@
  * WebSocket, or `cloudflareDial()` from `@mqttv5/client/transport/cloudflare`
  * on Cloudflare Workers).
  *
+ * This `wsDial` uses the standard `WebSocket` alone: handshake headers and TLS
+ * settings (which only Deno, Bun and Node can apply) reject with a
+ * `TypeError`, and failures are `connect-failed` / `connection-lost` with the
+ * runtime's own words. On Deno, Bun and Node, `wsDial` from
+ * `@mqttv5/client/transport/ws` has both (and names DNS and TLS failures).
+ *
  * @example In a browser
  * ```ts ignore
  * import { Client, wsDial } from "@mqttv5/client/web";
@@ -20,5 +26,5 @@
  */
 
 export * from "./src/api.ts";
-export { wsDial } from "./src/transport/ws.ts";
-export type { WsDialOptions } from "./src/transport/ws.ts";
+export { wsDial } from "./src/transport/_ws.ts";
+export type { WsDialOptions } from "./src/transport/_ws.ts";

@@ -8,7 +8,7 @@
  * @module
  */
 
-import type { Peer } from "./_errors.ts";
+import type { Peer } from "./_errors_plain.ts";
 import type { DialOptions, TlsOptions } from "./types.ts";
 
 const TLS_SCHEMES = new Set(["mqtts:", "tls:", "ssl:"]);

@@ -26,28 +26,21 @@
 // read of an open connection; `lostError()` turns such an alert into
 // `tls-failed` too. Alerts appear in these errors only when the server sent
 // them (an alert the client sends shows up as the verification error instead).
+//
+// `wsDial` words its failures through `_errors_plain.ts`, which uses these
+// functions once `transport/ws.ts` has installed them: a browser bundle of the
+// web entry leaves the tables out (a browser never says why a WebSocket
+// failed).
 
 import { MqttError } from "../errors.ts";
+import { closedError, detail, type DialStage, type Peer } from "./_errors_plain.ts";
 
 // Re-exported so that this module's documentation (`deno doc --lint`) reaches
 // the types its functions return.
 export { MqttError };
 export type { MqttErrorCode, MqttErrorOptions } from "../errors.ts";
-
-/** Where a connection goes, for messages. */
-export interface Peer {
-  /** The host name or address dialled (a Unix socket: its path). */
-  host: string;
-  /**
-   * `host:port` (`[v6]:port`), or a Unix socket's path: never the URL, which
-   * may hold credentials.
-   */
-  address: string;
-  /** The name the server certificate is verified against (TLS). */
-  serverName?: string;
-  /** Whether a client certificate was offered (TLS). */
-  clientCert?: boolean;
-}
+export { closedError, detail };
+export type { DialStage, Peer };
 
 /** What went wrong, as far as the runtime's error tells. */
 export type FailureKind =
@@ -67,9 +60,6 @@ export type FailureKind =
   | "reset"
   | "tls"
   | "other";
-
-/** How far a dial got when it failed. */
-export type DialStage = "connect" | "handshake";
 
 // Matched against the normalised text of an error and its causes (codes,
 // names, messages): upper case, words joined by "_", CamelCase split
@@ -154,31 +144,6 @@ export function failureKind(err: unknown): FailureKind {
   const text = `_${normalise(parts.join(" "))}_`;
   for (const [kind, pattern] of PATTERNS) if (pattern.test(text)) return kind;
   return "other";
-}
-
-/**
- * The runtime's own words for `err`, for the end of a message: one line, any
- * URL taken out (Bun's WebSocket names the URL, which may hold credentials).
- */
-export function detail(err: unknown): string {
-  let e = err;
-  // Skip our own wrappers.
-  while (e instanceof MqttError && e.cause !== undefined) e = e.cause;
-  let text: string;
-  if (e instanceof Error) {
-    const reason = (e as { reason?: unknown }).reason;
-    // OpenSSL's messages are "<hex>:error:<code>:<library>:<function>:<reason>:<file>:<line>";
-    // Node gives the reason on its own.
-    text = typeof reason === "string" && /:error:/.test(e.message) ? reason : e.message;
-  } else {
-    text = String(e);
-  }
-  text = text
-    .replace(/WebSocket connection to '[^']*' failed:?\s*/g, "")
-    .replace(/\b[a-z][a-z0-9+.-]*:\/\/[^\s'"]*/gi, "<url>")
-    .split("\n")[0]
-    .trim();
-  return text === "" ? "no detail" : text;
 }
 
 /** The message for a TLS failure of `kind`, or undefined when `kind` is not about TLS. */
@@ -311,17 +276,4 @@ export function lostError(err: unknown, peer: Peer): MqttError {
   return new MqttError("connection-lost", `Connection to ${peer.address} lost: ${what}`, {
     cause: err,
   });
-}
-
-/**
- * The error a write on a closed connection rejects with: `connection-lost`.
- *
- * @param peer Where the connection went.
- * @returns The error.
- */
-export function closedError(peer: Peer): MqttError {
-  return new MqttError(
-    "connection-lost",
-    `Cannot write to ${peer.address}: the connection is closed`,
-  );
 }

@@ -25,3 +25,41 @@ export async function publishOnce(broker: string, topic: string, payload: string
     await client.disconnect();
   }
 }
+
+/**
+ * Dials `broker` (where nothing listens) and reports how the dial failed.
+ *
+ * @param broker A `ws://` URL with no server behind it.
+ * @returns The error's name, code and message.
+ */
+export async function failedDial(
+  broker: string,
+): Promise<{ name: string; code: string; message: string }> {
+  const client = new Client({ broker, dial: wsDial() });
+  try {
+    await client.connect({ signal: AbortSignal.timeout(10_000) });
+  } catch (err) {
+    const e = err as { name: string; code: string; message: string };
+    return { name: e.name, code: e.code, message: e.message };
+  } finally {
+    await client.disconnect();
+  }
+  throw new Error(`connected to ${broker}, where nothing should listen`);
+}
+
+/**
+ * Dials `broker` with a handshake header, which the standard WebSocket cannot send.
+ *
+ * @param broker A `ws://` URL.
+ * @returns The rejection's name and message.
+ */
+export async function dialWithHeaders(broker: string): Promise<{ name: string; message: string }> {
+  try {
+    const conn = await wsDial({ headers: { authorization: "Bearer x" } })(new URL(broker), {});
+    conn.close();
+  } catch (err) {
+    const e = err as Error;
+    return { name: e.name, message: e.message };
+  }
+  throw new Error("a dial with headers went through");
+}

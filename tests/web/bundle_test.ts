@@ -27,10 +27,11 @@ async function withBundle(
   bundler: Bundler,
   extra: string[],
   fn: (b: Bundle) => Promise<void> | void,
+  entry = ENTRY,
 ): Promise<void> {
   const dir = await Deno.makeTempDir({ prefix: "mqttv5-web-" });
   try {
-    await fn(await bundle(bundler, ENTRY, join(dir, `${bundler}.js`), extra));
+    await fn(await bundle(bundler, entry, join(dir, `${bundler}.js`), extra));
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
@@ -60,6 +61,34 @@ async function runBundle(b: Bundle): Promise<void> {
   assert.equal(bridge.handshakes.length, 1, "the bundle went through the WebSocket bridge");
 }
 
+/**
+ * The bundle's wsDial words a failed dial plainly (the classifier tables of
+ * the runtime entry are not in it): connect-failed, naming host:port.
+ */
+async function checkPlainDialError(b: Bundle): Promise<void> {
+  const mod = await import(new URL(`file://${b.path}`).href) as {
+    failedDial(broker: string): Promise<{ name: string; code: string; message: string }>;
+  };
+  const port = freePort();
+  const err = await mod.failedDial(`ws://127.0.0.1:${port}/mqtt`);
+  assert.equal(err.name, "MqttError", err.message);
+  assert.equal(err.code, "connect-failed", err.message);
+  assert.match(err.message, new RegExp(`^Cannot connect to 127\\.0\\.0\\.1:${port}: `));
+  const headers = await (mod as unknown as {
+    dialWithHeaders(broker: string): Promise<{ name: string; message: string }>;
+  }).dialWithHeaders(`ws://127.0.0.1:${port}/mqtt`);
+  assert.equal(headers.name, "TypeError", headers.message);
+  assert.match(headers.message, /headers.*@mqttv5\/client\/transport\/ws/);
+}
+
+/** A loopback port nothing listens on (bound, then released). */
+function freePort(): number {
+  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (l.addr as Deno.NetAddr).port;
+  l.close();
+  return port;
+}
+
 function checkSelfContained(b: Bundle): void {
   // Nothing imported at all: in particular no node: module.
   assert.deepEqual(importsOf(b.text), [], `${b.bundler}: the bundle imports nothing`);
@@ -79,9 +108,32 @@ for (
         `${describeSizes(`${bundler} bundle`, sizes(b.text))}, built in ${b.ms.toFixed(0)} ms`,
       );
       await runBundle(b);
+      await checkPlainDialError(b);
     });
   });
 }
+
+/** The size budget of `Client` + `wsDial` (issue #13): 30 KiB brotli, esbuild-minified. */
+const BUDGET_BROTLI = 30 * 1024;
+
+Deno.test(`Client + wsDial, esbuild-minified for a browser, is at most ${BUDGET_BROTLI} B brotli`, async () => {
+  await withBundle("esbuild", ["--minify"], (b) => {
+    checkSelfContained(b);
+    assert.match(b.text, /export\{/, "the bundle exports Client and wsDial");
+    const s = sizes(b.text);
+    console.log(
+      `${describeSizes("esbuild --minify", s)}; budget ${BUDGET_BROTLI} B, ${
+        BUDGET_BROTLI - s.brotli
+      } B to spare`,
+    );
+    assert.ok(
+      s.brotli <= BUDGET_BROTLI,
+      `Client + wsDial is ${s.brotli} B brotli, over the budget of ${BUDGET_BROTLI} B`,
+    );
+    // The runtime entry's error classifier stays out of the web bundle.
+    assert.ok(!b.text.includes("ERR_TLS_CERT_ALTNAME_INVALID"), "no classifier tables");
+  }, "tests/web/_budget_entry.ts");
+});
 
 Deno.test("web.ts module graph holds no node: import and no Deno, Bun or Node transport", async () => {
   const out = await new Deno.Command(Deno.execPath(), {
@@ -97,7 +149,13 @@ Deno.test("web.ts module graph holds no node: import and no Deno, Bun or Node tr
   const root = ROOT.href;
   const files = info.modules.map((m) => m.specifier.replace(root, ""));
   const deps = info.modules.flatMap((m) => (m.dependencies ?? []).map((d) => d.specifier));
-  assert.ok(files.includes("src/transport/ws.ts"), "wsDial is in the graph");
+  assert.ok(files.includes("src/transport/_ws.ts"), "wsDial is in the graph");
+  for (const runtimeOnly of ["src/transport/ws.ts", "src/transport/_errors.ts"]) {
+    assert.ok(
+      !files.includes(runtimeOnly),
+      `${runtimeOnly} (runtime-only parts) is not in the graph`,
+    );
+  }
   assert.deepEqual(deps.filter((d) => d.startsWith("node:")), [], "no node: import");
   for (const adapter of ["deno", "bun", "node", "mod"]) {
     assert.ok(
