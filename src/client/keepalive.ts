@@ -12,6 +12,11 @@ export interface Clock {
   now(): number;
   /** Calls `fn` every `ms` milliseconds until the returned function is called. */
   every(ms: number, fn: () => void): () => void;
+  /**
+   * Whether the timers may be throttled to one run a minute from now on, with
+   * no late tick to tell (a hidden browser page). Absent: never.
+   */
+  hidden?(): boolean;
 }
 
 /** The real clock. */
@@ -21,6 +26,9 @@ export const systemClock: Clock = {
     const t = setInterval(fn, ms);
     return () => clearInterval(t);
   },
+  hidden: () =>
+    (globalThis as { document?: { visibilityState?: string } }).document?.visibilityState ===
+      "hidden",
 };
 
 /**
@@ -28,6 +36,15 @@ export const systemClock: Clock = {
  * timers of a hidden tab once a second, and after a while once a minute.
  */
 const THROTTLED_MS = 5000;
+
+/**
+ * How far apart a hidden page's timers may run: Chrome runs those of a page
+ * hidden for five minutes once a minute ("intensive wake-up throttling"), and
+ * the switch from once a second comes without a late tick to warn of it.
+ */
+const HIDDEN_GAP_MS = 60_000;
+/** Slack for a hidden page's wake-ups, which land a little after the minute. */
+const HIDDEN_SLACK_MS = 10_000;
 
 /** What a keep-alive tick asks for. */
 export const KeepAliveAction = {
@@ -119,8 +136,14 @@ export class KeepAlive {
     const gap = this.#lastTick === 0 ? 0 : now - this.#lastTick;
     this.#lastTick = now;
     const ahead = this.#every > 0 && gap > Math.max(2 * this.#every, THROTTLED_MS) ? gap : 0;
+    // In a hidden page the next tick may be a minute away although this one was on time:
+    // ping once waiting a minute could leave the broker without a word for longer than it
+    // allows, but not more often than every quarter keep alive.
+    const silent = now - this.lastTx;
+    const hidden = silent >= keepAliveMs / 4 && this.#clock.hidden?.() === true &&
+      silent + HIDDEN_GAP_MS + HIDDEN_SLACK_MS >= 1.5 * keepAliveMs;
     if (paused) {
-      if (now - this.lastTx + ahead >= keepAliveMs) {
+      if (silent + ahead >= keepAliveMs || hidden) {
         this.pingDeadline = now + this.#pingTimeoutMs;
         return KeepAliveAction.Ping;
       }
@@ -131,7 +154,7 @@ export class KeepAlive {
       return now >= this.pingDeadline ? KeepAliveAction.TimedOut : KeepAliveAction.None;
     }
     // PINGREQ when either direction has been idle for the keep alive.
-    if (now - this.lastTx + ahead >= keepAliveMs || now - this.lastRx >= keepAliveMs) {
+    if (silent + ahead >= keepAliveMs || now - this.lastRx >= keepAliveMs || hidden) {
       this.pingDeadline = now + this.#pingTimeoutMs;
       return KeepAliveAction.Ping;
     }

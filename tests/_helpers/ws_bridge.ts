@@ -6,6 +6,9 @@
 //   await using bridge = await startWsBridge(broker.url);                 // ws://127.0.0.1:<port>/mqtt
 //   await using tls = await startWsBridge(broker.url, { tls: certs.server }); // wss://localhost:<port>/mqtt
 //   const client = new Client({ broker: bridge.url, dial: wsDial() });
+//   // a restart: dispose it, then listen on its port again (its clients reconnect there)
+//   await bridge[Symbol.asyncDispose]();
+//   const again = await startWsBridge(broker.url, { port: bridge.port });
 //
 // Runtime-neutral: node:net / node:tls and a minimal RFC 6455 server written
 // here (handshake, frame parsing with unmasking, ping/pong, close), so one
@@ -34,6 +37,11 @@ export interface WsBridgeOptions {
   protocol?: string | null;
   /** Cut broker -> client bytes into WebSocket messages of at most this many bytes. @default {unlimited} */
   maxMessageSize?: number;
+  /**
+   * Listen on this port, e.g. the port of a bridge disposed a moment ago, to
+   * "restart" it where its clients reconnect. @default {0 (a free port)}
+   */
+  port?: number;
 }
 
 /** One accepted WebSocket handshake. */
@@ -430,7 +438,7 @@ class FrameParser {
  * Starts a WebSocket bridge on a free loopback port relaying to `target`.
  *
  * @param target The broker: an `mqtt://host:port` URL.
- * @param options TLS, the subprotocol to require, message splitting.
+ * @param options TLS, the subprotocol to require, message splitting, the port.
  * @returns The listening bridge; dispose it (`await using`) to close everything.
  */
 export async function startWsBridge(
@@ -442,7 +450,7 @@ export async function startWsBridge(
     : createServer();
   const port = await new Promise<number>((resolve, reject) => {
     server.once("error", reject);
-    server.listen(0, HOST, () => {
+    server.listen(options.port ?? 0, HOST, () => {
       server.off("error", reject);
       const address = server.address();
       resolve(typeof address === "object" && address !== null ? address.port : 0);
