@@ -2,7 +2,7 @@
 // encoding. Encoding writes properties in ascending identifier order; decoding
 // accepts any order.
 
-import { PacketType } from "./types.ts";
+import * as T from "./_packet_type.ts";
 
 /** Pseudo packet type used for will properties (type 0 is reserved on the wire). */
 export const WILL = 0;
@@ -31,7 +31,6 @@ export interface PropDef {
   max: number;
 }
 
-const T = PacketType;
 const b = (...types: number[]) => types.reduce((m, t) => m | (1 << t), 0);
 const ACKS = b(T.Connack, T.Puback, T.Pubrec, T.Pubrel, T.Pubcomp, T.Suback, T.Unsuback);
 

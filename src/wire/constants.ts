@@ -5,7 +5,9 @@
  * @module
  */
 
-import { PacketType } from "./types.ts";
+import type { PacketType } from "./types.ts";
+import * as T from "./_packet_type.ts";
+import * as R from "./_reason_code.ts";
 
 /**
  * MQTT v5 reason codes (§2.4), by name. Several names share a value (0x00 is
@@ -112,12 +114,10 @@ export const PropertyId = {
 /** A property identifier value. */
 export type PropertyId = typeof PropertyId[keyof typeof PropertyId];
 
-const R = ReasonCode;
-
 /** Reason codes valid in each packet type (§2.4, Table 2-6), indexed by packet type. */
 const VALID: ReadonlyArray<ReadonlySet<number> | undefined> = (() => {
   const t: (ReadonlySet<number> | undefined)[] = new Array(16).fill(undefined);
-  t[PacketType.Connack] = new Set([
+  t[T.Connack] = new Set([
     R.Success,
     R.UnspecifiedError,
     R.MalformedPacket,
@@ -152,12 +152,12 @@ const VALID: ReadonlyArray<ReadonlySet<number> | undefined> = (() => {
     R.QuotaExceeded,
     R.PayloadFormatInvalid,
   ]);
-  t[PacketType.Puback] = pubAck;
-  t[PacketType.Pubrec] = pubAck;
+  t[T.Puback] = pubAck;
+  t[T.Pubrec] = pubAck;
   const pubRel = new Set([R.Success, R.PacketIdentifierNotFound]);
-  t[PacketType.Pubrel] = pubRel;
-  t[PacketType.Pubcomp] = pubRel;
-  t[PacketType.Suback] = new Set([
+  t[T.Pubrel] = pubRel;
+  t[T.Pubcomp] = pubRel;
+  t[T.Suback] = new Set([
     R.GrantedQoS0,
     R.GrantedQoS1,
     R.GrantedQoS2,
@@ -171,7 +171,7 @@ const VALID: ReadonlyArray<ReadonlySet<number> | undefined> = (() => {
     R.SubscriptionIdentifiersNotSupported,
     R.WildcardSubscriptionsNotSupported,
   ]);
-  t[PacketType.Unsuback] = new Set([
+  t[T.Unsuback] = new Set([
     R.Success,
     R.NoSubscriptionExisted,
     R.UnspecifiedError,
@@ -182,7 +182,7 @@ const VALID: ReadonlyArray<ReadonlySet<number> | undefined> = (() => {
   ]);
   // Table 2-6 lists 0x8C (Bad authentication method) for DISCONNECT, which a broker
   // sends when a re-authentication names another method; Table 3-10 omits it.
-  t[PacketType.Disconnect] = new Set([
+  t[T.Disconnect] = new Set([
     R.NormalDisconnection,
     R.DisconnectWithWillMessage,
     R.UnspecifiedError,
@@ -214,7 +214,7 @@ const VALID: ReadonlyArray<ReadonlySet<number> | undefined> = (() => {
     R.SubscriptionIdentifiersNotSupported,
     R.WildcardSubscriptionsNotSupported,
   ]);
-  t[PacketType.Auth] = new Set([R.Success, R.ContinueAuthentication, R.ReAuthenticate]);
+  t[T.Auth] = new Set([R.Success, R.ContinueAuthentication, R.ReAuthenticate]);
   return t;
 })();
 

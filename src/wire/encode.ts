@@ -5,6 +5,11 @@
  * break the specification raise `TypeError` or `RangeError` naming the packet
  * and field.
  *
+ * CONNACK, SUBACK and UNSUBACK (packets only a server sends) are encoded by
+ * `_server.ts`, which the public entry (`mod.ts`) registers. The client
+ * imports this module without it, so its bundle leaves them out; here alone
+ * they raise a `TypeError` naming the public entry.
+ *
  * @module
  */
 
@@ -28,14 +33,11 @@ import {
 import { LONE_SURROGATE, utf8Length, writeUtf8 } from "./_utf8.ts";
 import type {
   AuthPacket,
-  ConnackPacket,
   ConnectPacket,
   DisconnectPacket,
   Packet,
   PubAckPacketBase,
-  SubackPacket,
   SubscribePacket,
-  UnsubackPacket,
   UnsubscribePacket,
 } from "./types.ts";
 
@@ -244,6 +246,60 @@ function propsSize(type: number, props: unknown): number {
   return n;
 }
 
+/**
+ * The encoder of a packet type only a server sends (CONNACK, SUBACK, UNSUBACK).
+ * `_server.ts` registers them and the public entry (`mod.ts`) imports it; a
+ * client that imports this module alone leaves them out of its bundle.
+ */
+export interface ServerEncoder {
+  /** Validates `p` and returns its remaining length; may keep lengths for `write`. */
+  measure(p: Packet): number;
+  /** Writes `p`, just measured, fixed header included, at `buf[pos]`; returns the end. */
+  write(p: Packet, buf: Uint8Array, pos: number, remaining: number): number;
+}
+
+const SERVER: (ServerEncoder | undefined)[] = [];
+
+/** The encoder's parts a server-side encoder is built of (see {@linkcode serverWriter}). */
+export interface EncoderParts {
+  varintSize(v: number): number;
+  checkPacketId(type: number, v: unknown): number;
+  checkReasonCode(type: number, rc: unknown): number;
+  propsSize(type: number, props: unknown): number;
+  writeVarint(buf: Uint8Array, pos: number, v: number): number;
+  writeU16(buf: Uint8Array, pos: number, v: number): number;
+  writeProps(type: number, buf: Uint8Array, pos: number, props: unknown, size: number): number;
+}
+
+/**
+ * The encoder's parts, for `_server.ts`. An object rather than exports of the
+ * functions themselves: exported, they are module bindings V8 reads through a
+ * cell, and the PUBLISH path calls them (see decode.ts).
+ *
+ * @returns The parts.
+ */
+export function serverWriter(): EncoderParts {
+  return {
+    varintSize,
+    checkPacketId,
+    checkReasonCode,
+    propsSize,
+    writeVarint,
+    writeU16,
+    writeProps,
+  };
+}
+
+/**
+ * Registers the encoder of packet type `type` (see {@linkcode ServerEncoder}).
+ *
+ * @param type The packet type.
+ * @param encoder Its encoder.
+ */
+export function registerServerEncoder(type: number, encoder: ServerEncoder): void {
+  SERVER[type] = encoder;
+}
+
 function checkTopicName(type: number, field: string, topic: unknown): void {
   if (typeof topic !== "string") throw new TypeError(`${fieldName(type, field)} must be a string`);
   const err = topicNameShapeError(topic);
@@ -326,18 +382,6 @@ function measure(p: Packet): number {
     case 1:
       rl = measureConnect(p);
       break;
-    case 2: { // CONNACK
-      const q = p as ConnackPacket;
-      const rc = checkReasonCode(type, q.reasonCode);
-      if (q.sessionPresent && rc !== 0) {
-        throw new TypeError(
-          "CONNACK sessionPresent must be false with a non-zero reasonCode [MQTT-3.2.2-6]",
-        );
-      }
-      mProps = propsSize(type, q.properties);
-      rl = 2 + varintSize(mProps) + mProps;
-      break;
-    }
     case 8: { // SUBSCRIBE
       const q = p as SubscribePacket;
       checkPacketId(type, q.packetId);
@@ -365,24 +409,6 @@ function measure(p: Packet): number {
           );
         }
       }
-      break;
-    }
-    case 9:
-    case 11: { // SUBACK, UNSUBACK
-      const q = p as SubackPacket | UnsubackPacket;
-      checkPacketId(type, q.packetId);
-      mProps = propsSize(type, q.properties);
-      const codes = q.reasonCodes;
-      if (!Array.isArray(codes) || codes.length === 0) {
-        throw new TypeError(`${PACKET_NAMES[type]} reasonCodes must hold at least one code`);
-      }
-      for (let i = 0; i < codes.length; i++) {
-        if (codes[i] === undefined) {
-          throw new TypeError(`${PACKET_NAMES[type]} reasonCodes[${i}] is missing`);
-        }
-        checkReasonCode(type, codes[i]);
-      }
-      rl = 2 + varintSize(mProps) + mProps + codes.length;
       break;
     }
     case 10: { // UNSUBSCRIBE
@@ -418,8 +444,18 @@ function measure(p: Packet): number {
         : 1 + varintSize(mProps) + mProps;
       break;
     }
-    default:
-      throw new TypeError(`packet type must be 1..15, got ${String(type)}`);
+    default: {
+      // CONNACK, SUBACK, UNSUBACK: only a server sends them (_server.ts).
+      const x = typeof type === "number" ? SERVER[type] : undefined;
+      if (x === undefined) {
+        throw new TypeError(
+          type === 2 || type === 9 || type === 11
+            ? `${PACKET_NAMES[type]} is encoded by the full codec: import @mqttv5/client/wire`
+            : `packet type must be 1..15, got ${String(type)}`,
+        );
+      }
+      rl = x.measure(p);
+    }
   }
   if (rl > MAX_REMAINING_LENGTH) {
     throw new RangeError(`${PACKET_NAMES[type]} is too large: ${rl} bytes after the fixed header`);
@@ -589,13 +625,6 @@ function write(p: Packet, buf: Uint8Array, pos: number): number {
     }
     case 1:
       return writeConnect(p, buf, pos);
-    case 2: {
-      buf[pos++] = 0x20;
-      pos = writeVarint(buf, pos, mRemaining);
-      buf[pos++] = p.sessionPresent ? 1 : 0;
-      buf[pos++] = p.reasonCode ?? 0;
-      return writeProps(type, buf, pos, p.properties, mProps);
-    }
     case 8: {
       buf[pos++] = 0x82;
       pos = writeVarint(buf, pos, mRemaining);
@@ -606,15 +635,6 @@ function write(p: Packet, buf: Uint8Array, pos: number): number {
         buf[pos++] = f.qos | (f.noLocal ? 0x04 : 0) | (f.retainAsPublished ? 0x08 : 0) |
           ((f.retainHandling ?? 0) << 4);
       }
-      return pos;
-    }
-    case 9:
-    case 11: {
-      buf[pos++] = type << 4;
-      pos = writeVarint(buf, pos, mRemaining);
-      pos = writeU16(buf, pos, p.packetId);
-      pos = writeProps(type, buf, pos, p.properties, mProps);
-      for (const rc of p.reasonCodes) buf[pos++] = rc;
       return pos;
     }
     case 10: {
@@ -640,7 +660,7 @@ function write(p: Packet, buf: Uint8Array, pos: number): number {
       return writeProps(type, buf, pos, p.properties, mProps);
     }
   }
-  return pos;
+  return (SERVER[type] as ServerEncoder).write(p, buf, pos, mRemaining);
 }
 
 function writeConnect(p: ConnectPacket, buf: Uint8Array, pos: number): number {

@@ -31,6 +31,11 @@
  * @module
  */
 
+// Every packet type in both directions: the server's side (CONNACK, SUBACK,
+// UNSUBACK out; CONNECT, SUBSCRIBE, UNSUBSCRIBE in) registers into the codec
+// here. The client imports encode.ts and decode.ts without it.
+import "./_server.ts";
+
 export { PacketType } from "./types.ts";
 export type {
   AckProperties,
