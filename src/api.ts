@@ -11,6 +11,8 @@ export { Client, SubscribeError } from "./client/client.ts";
 export { Message } from "./client/message.ts";
 export { Queue } from "./client/queue.ts";
 export type { PoolRoutingPolicy, PublisherPoolOptions } from "./client/types.ts";
+export type { RateLimitOptions } from "./client/rate_limit.ts";
+export type { ReplyInput, RequestMessage } from "./client/request.ts";
 export { StatusStream } from "./client/status.ts";
 export type { StatusEvent } from "./client/status.ts";
 export { SubscriptionToken } from "./client/subscription.ts";

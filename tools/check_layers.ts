@@ -13,7 +13,7 @@
 //   | L1    | src/wire, src/topic, src/transport                 |
 //   | L2    | src/session, src/store, src/queue                  |
 //   | L3    | src/client                                         |
-//   | L4    | src/group, src/codec                               |
+//   | L4    | src/group, src/codec, src/otel                     |
 //   | L5    | mod.ts, web.ts, src/api.ts, src/cli                |
 //
 // Rules, in the order they are checked:
@@ -79,6 +79,7 @@ const LAYERS: [string, number][] = [
   ["src/client/", 3],
   ["src/group/", 4],
   ["src/codec/", 4],
+  ["src/otel/", 4],
   ["mod.ts", 5],
   ["web.ts", 5],
   ["src/api.ts", 5],

@@ -12,8 +12,8 @@
 //
 // Nothing comes from the registry: npm runs with --offline and an empty cache
 // of its own, so the install also proves that the package needs nothing else.
-// The optional peer dependency @msgpack/msgpack and tsc come from the
-// repository's node_modules/ (dev dependencies).
+// The optional peer dependencies @msgpack/msgpack and @opentelemetry/api, and
+// tsc, come from the repository's node_modules/ (dev dependencies).
 
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
@@ -29,6 +29,7 @@ const ROOT = new URL("../../", import.meta.url);
 const PACKAGE_DIR = fileURLToPath(new URL("dist/npm/", ROOT));
 const TSC = fileURLToPath(new URL("node_modules/typescript/bin/tsc", ROOT));
 const MSGPACK = fileURLToPath(new URL("node_modules/@msgpack/msgpack", ROOT));
+const OTEL_API = fileURLToPath(new URL("node_modules/@opentelemetry/api", ROOT));
 const TYPE_ROOTS = fileURLToPath(new URL("node_modules/@types", ROOT));
 const NAME = "@mqttv5/client";
 
@@ -145,7 +146,7 @@ test("npm install <tarball>: a fresh project gets the package and nothing else",
   assert.deepEqual(installed, ["@mqttv5"], "no dependency came along");
 });
 
-test("every export imports from an ESM script; ./codec/msgpack needs its peer @msgpack/msgpack", async () => {
+test("every export imports from an ESM script; ./codec/msgpack and ./otel need their peers", async () => {
   const script = `
     const exports = JSON.parse(process.argv[2]);
     const results = {};
@@ -167,20 +168,26 @@ test("every export imports from an ESM script; ./codec/msgpack needs its peer @m
   const importAll = async () =>
     JSON.parse((await run("node", ["import_all.mjs", JSON.stringify(specs)], app)).stdout);
 
-  // Without the optional peer dependency: everything but the msgpack codec.
+  // Without the optional peer dependencies: everything but the msgpack codec and otel.
+  const peers = {
+    [`${NAME}/codec/msgpack`]: /@msgpack\/msgpack/,
+    [`${NAME}/otel`]: /@opentelemetry\/api/,
+  };
   const before = await importAll();
   for (const spec of specs) {
-    if (spec === `${NAME}/codec/msgpack`) {
+    if (spec in peers) {
       assert.equal(before[spec].code, "ERR_MODULE_NOT_FOUND", JSON.stringify(before[spec]));
-      assert.match(before[spec].message, /@msgpack\/msgpack/);
+      assert.match(before[spec].message, peers[spec]);
     } else {
       assert.ok(before[spec].exported > 0, `${spec}: ${JSON.stringify(before[spec])}`);
     }
   }
 
-  // With it (a link to the repository's copy): all of them, and the codec works.
+  // With them (links to the repository's copies): all of them, and they work.
   await mkdir(join(app, "node_modules", "@msgpack"));
   await symlink(MSGPACK, join(app, "node_modules", "@msgpack", "msgpack"), "dir");
+  await mkdir(join(app, "node_modules", "@opentelemetry"));
+  await symlink(OTEL_API, join(app, "node_modules", "@opentelemetry", "api"), "dir");
   const withPeer = await importAll();
   for (const spec of specs) {
     assert.ok(withPeer[spec].exported > 0, `${spec}: ${JSON.stringify(withPeer[spec])}`);
@@ -193,6 +200,27 @@ test("every export imports from an ESM script; ./codec/msgpack needs its peer @m
   await writeFile(join(app, "codec.mjs"), codec);
   const { stdout } = await run("node", ["codec.mjs"], app);
   assert.deepEqual(JSON.parse(stdout), { n: 7, tags: ["a"] });
+  // ./otel on the peer's API alone (no SDK: no-op providers): instrument() and back,
+  // and a traceparent read from a message.
+  const otel = `
+    import { trace } from "@opentelemetry/api";
+    import { Client } from "@mqttv5/client";
+    import { instrument, messageContext } from "@mqttv5/client/otel";
+    const client = new Client({ broker: "mqtt://127.0.0.1:1" });
+    const undo = instrument(client);
+    const wrapped = Object.hasOwn(client, "publish");
+    undo[Symbol.dispose]();
+    const tp = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
+    const ctx = messageContext({ properties: { userProperties: [["traceparent", tp]] } });
+    console.log(JSON.stringify({ wrapped, after: Object.hasOwn(client, "publish"), span: trace.getSpanContext(ctx)?.spanId }));
+  `;
+  await writeFile(join(app, "otel.mjs"), otel);
+  const traced = await run("node", ["otel.mjs"], app);
+  assert.deepEqual(JSON.parse(traced.stdout), {
+    wrapped: true,
+    after: false,
+    span: "b7ad6b7169203331",
+  });
 });
 
 /** The README's Node 20 way: try / finally with disconnect(), no `await using`. */
@@ -243,6 +271,7 @@ const USAGE =
   `import { Client, type Message, MqttError, type PublishResult, type QoS } from "@mqttv5/client";
 import { jsonCodec } from "@mqttv5/client/codec/json";
 import { msgpackCodec } from "@mqttv5/client/codec/msgpack";
+import { instrument } from "@mqttv5/client/otel";
 import { nodeDial } from "@mqttv5/client/transport/node";
 import { wsDial } from "@mqttv5/client/transport/ws";
 import { Client as WebClient } from "@mqttv5/client/web";
@@ -273,6 +302,7 @@ export const web: WebClient = new WebClient({ broker: "wss://broker.example/mqtt
 export const ping: Uint8Array = encodePacket({ type: PacketType.Pingreq });
 export const json: number = jsonCodec<{ n: number }>().decode(new Uint8Array()).n;
 export const packed: Uint8Array = msgpackCodec<string>().encode("x");
+export const instrumented: { [Symbol.dispose](): void } = instrument(web, { propagate: false });
 `;
 
 /** Each misuse must be a type error: without declarations the directives would be unused. */

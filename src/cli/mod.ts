@@ -11,6 +11,7 @@
  * | --- | --- |
  * | `pub` | publishes one message (`-m`, `-f`, `-s`, `-n`), a repeated one (`--repeat`), or one per line of stdin (`-l`) |
  * | `sub` | subscribes (`-t`, repeatable) and prints payloads, `topic payload` (`-v`) or JSON lines (`--json`); `-C` count, `-W` timeout |
+ * | `rr` | sends one request (`-t`, `-m`/`-f`/`-s`/`-n`) and prints its response, as mosquitto_rr: `-e` response topic (default: the client's own), `-W` timeout, `-v`, `--json` |
  * | `bench` | end-to-end throughput and latency percentiles: `--publishers` connections send `--count` messages with a `--window` each to a subscriber in the same process |
  *
  * Every command takes `-h HOST`, `-p PORT` or `--url URL` (`mqtt://`,
@@ -20,7 +21,7 @@
  * output on stderr and `--help`. `pub` and `sub` also take `-i`/`-I` client
  * identifiers, `-c`/`-x` sessions, `--will-*` and mosquitto's
  * `-D command identifier value` properties (`-D publish user-property key
- * value`, or the short `-D key=value`). `-V` accepts only 5.
+ * value`, or the short `-D key=value`); so does `rr`. `-V` accepts only 5.
  *
  * The CLI runs on Deno and Bun alike: it reads its arguments and streams
  * through `node:process`, and the client picks its own transport.
@@ -32,7 +33,7 @@
  * | 0 | success (also after SIGINT / SIGTERM, which disconnect cleanly) |
  * | 1 | connection failed (one line on stderr naming `host:port`, never the password), or a publish / subscription failed |
  * | 2 | usage error: the problem and the command's usage on stderr |
- * | 27 | `sub -W`: the timeout expired (mosquitto_sub's status) |
+ * | 27 | `sub -W` / `rr -W`: the timeout expired (mosquitto_sub's and mosquitto_rr's status) |
  *
  * @example Publish, subscribe and benchmark from a shell
  * ```sh
@@ -40,6 +41,7 @@
  * mqttv5 sub -h localhost -t 'sensors/#' -v -C 1 &
  * mqttv5 pub -h localhost -t sensors/kitchen -m 21.5 -q 1 -D publish user-property unit C
  * mqttv5 sub --url mqtts://broker.example --cafile ca.pem -t 'sensors/#' --json -W 10
+ * mqttv5 rr -h localhost -t svc/clock -m now -q 1 -W 5
  * mqttv5 bench --qos 1 --count 100000 --publishers 4 --window 128 --json
  * ```
  *
@@ -62,6 +64,7 @@ import { errorText } from "./_connect.ts";
 import { type Context, flush, type Io, OutputError, processIo, write } from "./_io.ts";
 import { bench, BENCH_USAGE } from "./bench.ts";
 import { pub, PUB_USAGE } from "./pub.ts";
+import { rr, RR_USAGE } from "./rr.ts";
 import { sub, SUB_USAGE } from "./sub.ts";
 
 /**
@@ -80,7 +83,7 @@ export const ExitCode = {
   Failure: 1,
   /** The command line was wrong. */
   Usage: 2,
-  /** `sub -W` expired (mosquitto_sub's MOSQ_ERR_TIMEOUT). */
+  /** `sub -W` or `rr -W` expired (mosquitto_sub's and mosquitto_rr's MOSQ_ERR_TIMEOUT). */
   Timeout: 27,
 } as const;
 
@@ -122,6 +125,7 @@ const COMMANDS: Record<
 > = {
   pub: { run: pub, usage: PUB_USAGE },
   sub: { run: sub, usage: SUB_USAGE },
+  rr: { run: rr, usage: RR_USAGE },
   bench: { run: bench, usage: BENCH_USAGE },
 };
 
@@ -130,6 +134,7 @@ const USAGE = `Usage: mqttv5 <command> [options]
 Commands:
   pub     publish a message (mosquitto_pub flags: -h -p -t -m -f -l -n -q -r …)
   sub     subscribe and print messages (mosquitto_sub flags: -t -v -C -W -R …, --json)
+  rr      send a request and print its response (mosquitto_rr flags: -t -e -m -q -W -v …)
   bench   measure throughput and latency against a broker
 
 Run "mqttv5 <command> --help" for a command's options.`;

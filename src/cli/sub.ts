@@ -195,8 +195,22 @@ export async function sub(args: readonly string[], ctx: Context): Promise<number
   return status;
 }
 
-/** One message as printed: the payload, `topic payload`, or a JSON line. */
-function render(m: Message, json: boolean, verbose: boolean, eol: string): Uint8Array | string {
+/**
+ * One message as printed: the payload, `topic payload`, or a JSON line
+ * (`sub` and `rr`).
+ *
+ * @param m The message.
+ * @param json `--json`: one JSON object.
+ * @param verbose `-v`: the topic, a space, the payload.
+ * @param eol What ends the line (`""` with `-N`).
+ * @returns The bytes or text to write.
+ */
+export function render(
+  m: Message,
+  json: boolean,
+  verbose: boolean,
+  eol: string,
+): Uint8Array | string {
   if (json) return JSON.stringify(messageJson(m)) + eol;
   const head = verbose ? encoder.encode(m.topic + " ") : undefined;
   const tail = eol === "" ? undefined : encoder.encode(eol);

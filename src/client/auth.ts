@@ -9,9 +9,11 @@
 
 import { MqttError } from "../errors.ts";
 import { abortable, deferred } from "../_internal/async.ts";
-import { ReasonCode } from "../wire/constants.ts";
-import { type AuthPacket, type ConnectPacket, PacketType } from "../wire/types.ts";
-import { ClientState, type Core } from "./core.ts";
+import * as ReasonCode from "../wire/_reason_code.ts";
+import * as PacketType from "../wire/_packet_type.ts";
+import type { AuthPacket, ConnectPacket } from "../wire/types.ts";
+import type { Core } from "./core.ts";
+import * as ClientState from "./_client_state.ts";
 import type { Link } from "./connection.ts";
 
 /** Enhanced authentication for one client. */

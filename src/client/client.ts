@@ -17,9 +17,11 @@ import { MqttError } from "../errors.ts";
 import { Inbound } from "../session/inbound.ts";
 import { Outbound } from "../session/outbound.ts";
 import { packetLength } from "../wire/encode.ts";
-import { type DisconnectPacket, PacketType } from "../wire/types.ts";
+import * as PacketType from "../wire/_packet_type.ts";
+import type { DisconnectPacket } from "../wire/types.ts";
 import { exponentialBackoff } from "./backoff.ts";
-import { ClientState, Core, newStats, noop, type OutEntry } from "./core.ts";
+import { Core, newStats, noop, type OutEntry } from "./core.ts";
+import * as ClientState from "./_client_state.ts";
 import { Auth } from "./auth.ts";
 import { defaultDial } from "./default_dial.ts";
 import { Handshake } from "./handshake.ts";
@@ -33,7 +35,9 @@ import {
 } from "./options.ts";
 import { Persistence } from "./persistence.ts";
 import { Pool } from "./pool.ts";
+import { RateLimiter } from "./rate_limit.ts";
 import { noteAlias, Publisher } from "./publish.ts";
+import { type ReplyInput, type RequestMessage, RequestResponse } from "./request.ts";
 import { StatusStream } from "./status.ts";
 import type {
   QueueSubscription,
@@ -55,6 +59,13 @@ import type {
 import { Watchdog } from "./watchdog.ts";
 
 export { SubscribeError } from "./subscriptions.ts";
+
+/**
+ * The shared state of a client, for the `./otel` entry (src/otel), which sets
+ * its `tap`. Not public API: mod.ts does not export it. Throws a TypeError for
+ * anything but a Client of this module.
+ */
+export let coreOf: (client: Client) => Core;
 
 /**
  * An MQTT v5 client: one session, with the supervisor always on. After
@@ -81,7 +92,12 @@ export { SubscribeError } from "./subscriptions.ts";
 export class Client implements AsyncDisposable {
   readonly #c: Core;
   readonly #publisher: Publisher;
+  readonly #rr: RequestResponse;
   #closing: Promise<void> | undefined;
+
+  static {
+    coreOf = (client) => client.#c;
+  }
 
   /**
    * Creates a client. Nothing is dialled until {@linkcode Client.connect}.
@@ -108,12 +124,17 @@ export class Client implements AsyncDisposable {
       o.stats ? newStats() : null,
     );
     c.persistence = new Persistence(c);
+    const limiter = c.limiter = o.rateLimit && new RateLimiter(o.rateLimit, () => c.out.pump());
     c.out = new Outbound<OutEntry>({
       write: (p) => {
         const link = c.link!;
+        if (p.type !== PacketType.Publish) return link.writer.send(p);
+        if (link.auto !== undefined) return link.auto.send(link.writer, p);
         link.writer.send(p);
-        if (p.type === PacketType.Publish) noteAlias(link, p);
+        noteAlias(link, p);
       },
+      // Without rateLimit every PUBLISH may go: no call on the hot path.
+      admit: limiter && ((e) => limiter.admit(e.packet)),
       settle: (e, r) => r instanceof Error ? e.reject(r) : e.resolve(r as PublishResult),
       // Without a store every write is done at once: no call on the hot path.
       persist: options.store === undefined ? undefined : (op, e) => c.persistence.outbound(op, e),
@@ -138,6 +159,7 @@ export class Client implements AsyncDisposable {
     c.auth = new Auth(c);
     c.pool = new Pool(c, (memberOptions) => new Client(memberOptions));
     this.#publisher = new Publisher(c);
+    this.#rr = new RequestResponse(c, this.#publisher);
   }
 
   /** The client identifier in effect: the broker-assigned one when it assigned one. */
@@ -307,6 +329,8 @@ export class Client implements AsyncDisposable {
     for (const p of c.calls) p.catch(noop);
     for (const e of c.out.all()) e.promise?.catch(noop);
     c.out.close(err);
+    c.limiter?.close();
+    this.#rr.close(err);
     for (const r of c.requests.values()) {
       if (r.packet.type === PacketType.Unsubscribe) {
         r.resolve({ type: PacketType.Unsuback, packetId: r.packet.packetId, reasonCodes: [] });
@@ -361,18 +385,125 @@ export class Client implements AsyncDisposable {
    * Publishes a message. QoS 0 resolves per `publishMode`; QoS 1 after PUBACK;
    * QoS 2 after PUBCOMP. A QoS 1/2 publish belongs to the session once
    * accepted: it stays pending across a reconnect and is replayed with DUP=1.
+   * Under `rateLimit` a publish first waits for its token, in call order.
    *
    * @param message Topic, payload, QoS, retain and properties.
-   * @param options `signal` stops waiting (a QoS 1/2 flow already sent still completes).
+   * @param options `signal` stops waiting (a QoS 1/2 flow already sent still completes; one
+   * still waiting for a `rateLimit` token is never sent).
    * @returns The broker's reason code and ack properties (reason code 0 at QoS 0).
-   * @throws {TypeError} A bad topic or field (for example a wildcard in the topic, or a
-   * payload that is neither a string nor a Uint8Array).
+   * @throws {TypeError} A bad topic or field (for example a wildcard in the topic, a
+   * payload that is neither a string nor a Uint8Array, or a `topicAlias` of your own under
+   * `autoTopicAlias`).
    * @throws {RangeError} A `qos` other than 0, 1 or 2.
    * @throws {MqttError} `not-connected`, `closed`, `publish-refused` (with the reason code),
    * `qos-not-supported`, `retain-not-supported`, `packet-too-large`, `write-queue-full`.
    */
   publish(message: PublishOptions, options?: { signal?: AbortSignal }): Promise<PublishResult> {
     return this.#publisher.publish(message, options?.signal);
+  }
+
+  // -------------------------------------------------------------------------
+  // Request / response (MQTT v5 §4.10)
+
+  /**
+   * Publishes a request and resolves with its reply. The request carries a
+   * Response Topic and fresh Correlation Data (16 random bytes); the reply is
+   * the first message on that topic whose Correlation Data matches exactly.
+   * The Response Topic is the client's own, chosen at its first request and
+   * kept: under the CONNACK's Response Information when the broker gave one
+   * (ask with `requestResponseInformation: true`), else
+   * `mqttv5/response/{clientId}/{random}`. One response subscription (QoS 1,
+   * made before the first request goes out) serves every request of the
+   * client, and is re-issued with the others when the broker lost the
+   * session. `properties.responseTopic` names another topic: it too is
+   * subscribed to once and kept for the client's life (reuse it; a topic per
+   * request would pile up subscriptions). A request in flight across a
+   * reconnect keeps waiting: its reply still comes when the session survived
+   * (and a QoS 1/2 request is replayed as any publish). A reply that comes
+   * after its request settled, or twice, is acked and dropped.
+   *
+   * @param message The request: topic, payload, QoS (also of the request's
+   * PUBLISH flow), properties (no `correlationData`), and `timeoutMs`
+   * (default 30 000; 0: no timeout).
+   * @param options `signal` stops waiting (a request not yet sent is not sent).
+   * @returns The reply, already acked.
+   * @throws {TypeError} A bad message, or one with `properties.correlationData`.
+   * @throws {RangeError} A `timeoutMs` that is not an integer in 0..2^31-1, or a bad `qos`.
+   * @throws {MqttError} `timeout` when no reply came within `timeoutMs`; `closed`
+   * when the client was or gets disconnected; `not-connected`; what
+   * {@linkcode Client.publish} and {@linkcode Client.subscribe} throw.
+   * @throws The `signal.reason` when `options.signal` is or gets aborted.
+   *
+   * @example Ask a service
+   * ```ts ignore
+   * const reply = await client.request({ topic: "svc/clock", payload: "now", qos: 1, timeoutMs: 5000 });
+   * console.log(reply.text());
+   * ```
+   *
+   * @example Arguments are checked first
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { Client, MqttError } from "@mqttv5/client";
+   *
+   * const client = new Client({ broker: "mqtt://localhost:1883" });
+   * await assert.rejects(client.request({ topic: "svc/clock", timeoutMs: -1 }), RangeError);
+   * await assert.rejects(
+   *   client.request({ topic: "svc/clock", properties: { correlationData: new Uint8Array(1) } }),
+   *   TypeError,
+   * );
+   * await assert.rejects(
+   *   client.request({ topic: "svc/clock" }),
+   *   (e) => e instanceof MqttError && e.code === "not-connected",
+   * );
+   * ```
+   */
+  request(message: RequestMessage, options?: { signal?: AbortSignal }): Promise<Message> {
+    return this.#rr.request(message, options?.signal);
+  }
+
+  /**
+   * Answers requests: subscribes to `filters` and, for each request, publishes
+   * what `handler` returns to the request's Response Topic with its
+   * Correlation Data, at the request's QoS (unless the reply says otherwise).
+   * Requests are handled concurrently (at QoS 1/2 at most `receiveMaximum`
+   * at once) and each is acked once its reply publish settled, so a reply
+   * that did not reach the broker leaves the request to be redelivered with
+   * the session. A request without a Response Topic is acked and skipped; a
+   * handler that throws, or a reply that cannot be published, is logged and
+   * answers nothing (the requester times out: reply with an error payload of
+   * your own to tell it sooner).
+   *
+   * @param filters The request topic filters (a string means QoS 0).
+   * @param handler Computes the reply of one request: a payload or a message without topic.
+   * @param options As {@linkcode Client.subscribeCallback}.
+   * @returns The token for {@linkcode Client.unsubscribe}.
+   * @throws {MqttError} `nil-handler` and as {@linkcode Client.subscribe}.
+   * @throws The `signal.reason` when `options.signal` is or gets aborted.
+   *
+   * @example Serve a clock
+   * ```ts ignore
+   * await client.serve([{ topic: "svc/clock", qos: 1 }], () => new Date().toISOString());
+   * ```
+   *
+   * @example A handler is required
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { Client, MqttError } from "@mqttv5/client";
+   *
+   * const client = new Client({ broker: "mqtt://localhost:1883" });
+   * const noHandler = undefined as unknown as () => string;
+   * await assert.rejects(
+   *   client.serve(["svc/clock"], noHandler),
+   *   (e) => e instanceof MqttError && e.code === "nil-handler",
+   * );
+   * ```
+   */
+  serve(
+    filters: TopicFilterInput[],
+    handler: (request: Message) => ReplyInput | Promise<ReplyInput>,
+    options?: SubscribeOptions,
+  ): Promise<SubscriptionToken> {
+    return this.#rr.serve(filters, handler, options);
   }
 
   // -------------------------------------------------------------------------

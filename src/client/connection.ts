@@ -10,11 +10,13 @@
 import { MqttError } from "../errors.ts";
 import { type Deferred, settledWithin } from "../_internal/async.ts";
 import { toError } from "../_internal/error.ts";
-import { ReasonCode } from "../wire/constants.ts";
+import * as ReasonCode from "../wire/_reason_code.ts";
 import { PacketDecoder } from "../wire/decode.ts";
 import { PINGREQ_BYTES } from "../wire/encode.ts";
-import { type ConnackPacket, type Packet, PacketType } from "../wire/types.ts";
+import * as PacketType from "../wire/_packet_type.ts";
+import type { ConnackPacket, Packet } from "../wire/types.ts";
 import type { Connection } from "../transport/types.ts";
+import type { AutoAliases } from "./auto_aliases.ts";
 import type { Core } from "./core.ts";
 import { notMqtt } from "./handshake.ts";
 import { type Clock, KeepAlive, systemClock } from "./keepalive.ts";
@@ -49,6 +51,8 @@ export class Link {
   halted = false;
   /** Topic aliases we set on this connection (outbound). */
   outAliases: Map<number, string> | undefined;
+  /** `autoTopicAlias`: the aliases the client picks on this connection. */
+  auto: AutoAliases | undefined;
   /** Receives the CONNACK while the handshake waits for it. */
   onConnack: ((p: ConnackPacket) => void) | undefined;
   /** Fails the handshake waiting on this connection. */

@@ -11,7 +11,7 @@
 import type { Inbound } from "../session/inbound.ts";
 import type { Outbound, OutFlow } from "../session/outbound.ts";
 import type { PacketIds } from "../session/packet_ids.ts";
-import type { Packet, SubackPacket, UnsubackPacket } from "../wire/types.ts";
+import type { Packet, PublishPacket, SubackPacket, UnsubackPacket } from "../wire/types.ts";
 import { MqttError } from "../errors.ts";
 import { toError } from "../_internal/error.ts";
 import type { Backoff } from "./backoff.ts";
@@ -23,26 +23,15 @@ import type { Auth } from "./auth.ts";
 import type { Handshake } from "./handshake.ts";
 import type { Persistence } from "./persistence.ts";
 import type { Pool } from "./pool.ts";
+import type { RateLimiter } from "./rate_limit.ts";
 import type { Subscriptions } from "./subscriptions.ts";
 import type { Supervisor } from "./supervisor.ts";
 import type { Watchdog } from "./watchdog.ts";
+import * as ClientState from "./_client_state.ts";
 
-/** Where the client is in its life. */
-export const ClientState = {
-  /** Created, or given up after connect() failed: connect() may be called. */
-  Idle: 0,
-  /** connect() runs. */
-  Connecting: 1,
-  /** A connection is up. */
-  Connected: 2,
-  /** The connection was lost: the supervisor reconnects. */
-  Reconnecting: 3,
-  /** disconnect() was called: final. */
-  Closed: 4,
-} as const;
-
-/** Where the client is in its life: {@linkcode ClientState}. */
-export type ClientState = typeof ClientState[keyof typeof ClientState];
+/** Where the client is in its life: {@linkcode ClientState} (constants in _client_state.ts). */
+type ClientState = typeof ClientState[keyof typeof ClientState];
+export * as ClientState from "./_client_state.ts";
 
 /** An outbound QoS 1/2 publish owned by the session, with its caller's promise. */
 export interface OutEntry extends OutFlow {
@@ -120,6 +109,12 @@ export class Core {
   readonly statusStreams = new Set<StatusStream>();
   /** Public calls in progress, marked handled if disconnect() ends them. */
   readonly calls = new Set<Promise<unknown>>();
+  /**
+   * Sees each inbound PUBLISH the session lets through, before it is routed
+   * (the ./otel entry's receive spans, src/otel); null, the default, costs the
+   * read path one check.
+   */
+  tap: ((topic: string, packet: PublishPacket) => void) | null = null;
 
   // The session engines (src/session), set by Client.
   /** Outbound QoS 1/2 flows. */
@@ -144,6 +139,8 @@ export class Core {
   persistence!: Persistence;
   /** The publisher pool. */
   pool!: Pool;
+  /** `rateLimit`'s token buckets, if set. */
+  limiter: RateLimiter | undefined;
 
   /**
    * @param o The resolved options.

@@ -11,21 +11,18 @@
 import { isFailure } from "../_internal/reason.ts";
 import { MqttError } from "../errors.ts";
 import { toError } from "../_internal/error.ts";
-import { ReasonCode } from "../wire/constants.ts";
+import * as ReasonCode from "../wire/_reason_code.ts";
 import { packetLength } from "../wire/encode.ts";
-import {
-  type ConnackPacket,
-  type ConnectPacket,
-  type DisconnectPacket,
-  PacketType,
-  type QoS,
-} from "../wire/types.ts";
+import * as PacketType from "../wire/_packet_type.ts";
+import type { ConnackPacket, ConnectPacket, DisconnectPacket, QoS } from "../wire/types.ts";
 import type { DialFunc } from "../transport/types.ts";
 import { unixSocketPath } from "../transport/_endpoint.ts";
 import { defaultDial } from "./default_dial.ts";
-import { ClientState, type Core } from "./core.ts";
+import type { Core } from "./core.ts";
+import * as ClientState from "./_client_state.ts";
 import { Link } from "./connection.ts";
-import { KeepAliveAction } from "./keepalive.ts";
+import { AutoAliases } from "./auto_aliases.ts";
+import * as KeepAliveAction from "./_keep_alive_action.ts";
 import { type ConnectOptions, isTlsUrl, redact } from "./options.ts";
 import type { ConnackInfo } from "./types.ts";
 
@@ -332,6 +329,9 @@ export class Handshake {
   #up(link: Link, info: ConnackInfo): void {
     const core = this.#core;
     link.connack = info;
+    if (core.o.autoTopicAlias && info.topicAliasMaximum > 0) {
+      link.auto = new AutoAliases(info.topicAliasMaximum, info.maximumPacketSize);
+    }
     link.upAt = Date.now();
     core.connack = info;
     if (info.assignedClientIdentifier !== undefined) core.clientId = info.assignedClientIdentifier;

@@ -6,6 +6,8 @@
  * @module
  */
 
+import * as KeepAliveAction from "./_keep_alive_action.ts";
+
 /** Time as the keep-alive sees it: `Date.now()` and `setInterval` in production. */
 export interface Clock {
   /** The current time in milliseconds. */
@@ -46,18 +48,9 @@ const HIDDEN_GAP_MS = 60_000;
 /** Slack for a hidden page's wake-ups, which land a little after the minute. */
 const HIDDEN_SLACK_MS = 10_000;
 
-/** What a keep-alive tick asks for. */
-export const KeepAliveAction = {
-  /** Nothing to do. */
-  None: 0,
-  /** Send a PINGREQ. */
-  Ping: 1,
-  /** No PINGRESP in time: the connection is dead. */
-  TimedOut: 2,
-} as const;
-
-/** What a keep-alive tick asks for: {@linkcode KeepAliveAction}. */
-export type KeepAliveAction = typeof KeepAliveAction[keyof typeof KeepAliveAction];
+/** What a keep-alive tick asks for: {@linkcode KeepAliveAction} (constants in _keep_alive_action.ts). */
+type KeepAliveAction = typeof KeepAliveAction[keyof typeof KeepAliveAction];
+export * as KeepAliveAction from "./_keep_alive_action.ts";
 
 /**
  * The keep-alive of one connection: when anything was last read and written,

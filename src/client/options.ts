@@ -11,6 +11,7 @@ import type { DialFunc, TlsOptions } from "../transport/types.ts";
 import type { QoS, UserProperty, WillProperties } from "../wire/types.ts";
 import { topicNameError } from "../topic/validate.ts";
 import type { ConnackInfo, PublisherPoolOptions } from "./types.ts";
+import { checkRateLimit, type RateLimitOptions } from "./rate_limit.ts";
 import type { DisconnectPacket } from "../wire/types.ts";
 import type { Backoff } from "./backoff.ts";
 import type { SessionStore } from "../session/store.ts";
@@ -380,6 +381,75 @@ export interface ClientOptions {
    * @default {none}
    */
   publisherPool?: PublisherPoolOptions;
+  /**
+   * Outbound topic aliases (MQTT §3.3.2.3.4) assigned by the client: on each
+   * connection, the first PUBLISH to a topic carries the topic and an alias,
+   * later ones the alias alone (2 bytes of empty topic and 3 of alias instead
+   * of the topic name). The broker's Topic Alias Maximum bounds the aliases
+   * (mosquitto's default is 10; 0 turns the feature off); when all are taken,
+   * the least recently used topic's alias is given to the new topic, sent
+   * with it. Aliases are forgotten on every new connection. QoS 1/2 publishes
+   * take part too, but a replay after a reconnect (DUP=1) is sent with its
+   * topic and no alias: a broker that already holds it may discard it
+   * unread, alias included. Left alone: topics shorter than 4 characters (an
+   * alias would not be shorter), and a PUBLISH that the alias would take
+   * past the broker's Maximum Packet Size. A `topicAlias` of your own is
+   * refused with a TypeError while this is on.
+   *
+   * @default {false}
+   *
+   * @example The second PUBLISH to a topic carries its alias alone
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { Client, type DialFunc } from "@mqttv5/client";
+   * import { encodePacket, PacketDecoder, PacketType, type PublishPacket } from "@mqttv5/client/wire";
+   *
+   * // A stand-in broker: allows 10 aliases and keeps every PUBLISH it reads.
+   * const publishes: PublishPacket[] = [];
+   * const dial: DialFunc = () => {
+   *   const decoder = new PacketDecoder();
+   *   let reply: (bytes: Uint8Array) => void = () => {};
+   *   return Promise.resolve({
+   *     start: (onData) => reply = onData,
+   *     write: (bytes) => {
+   *       for (const p of decoder.push(bytes)) {
+   *         if (p.type === PacketType.Connect) {
+   *           const connack = encodePacket({
+   *             type: PacketType.Connack,
+   *             sessionPresent: false,
+   *             reasonCode: 0,
+   *             properties: { topicAliasMaximum: 10 },
+   *           });
+   *           queueMicrotask(() => reply(connack));
+   *         }
+   *         if (p.type === PacketType.Publish) publishes.push(p);
+   *       }
+   *       return Promise.resolve();
+   *     },
+   *     close: () => {},
+   *   });
+   * };
+   *
+   * const client = new Client({ broker: "mqtt://broker.test", dial, autoTopicAlias: true });
+   * await client.connect();
+   * const topic = "factory/line-07/station-12/sensor/temperature";
+   * await client.publish({ topic, payload: "21.5" });
+   * await client.publish({ topic, payload: "21.6" });
+   * await client.disconnect();
+   * assert.deepEqual(
+   *   publishes.map((p) => [p.topic, p.properties?.topicAlias]),
+   *   [[topic, 1], ["", 1]],
+   * );
+   * ```
+   */
+  autoTopicAlias?: boolean;
+  /**
+   * Token buckets over outbound PUBLISH packets, replays included; a publish
+   * waits for a token (see {@linkcode RateLimitOptions}).
+   *
+   * @default {no limit}
+   */
+  rateLimit?: RateLimitOptions;
 }
 
 /** Options after defaults, with URLs parsed. */
@@ -412,6 +482,8 @@ export interface ResolvedOptions {
   stats: boolean;
   dial: DialFunc | undefined;
   tls: TlsOptions | undefined;
+  autoTopicAlias: boolean;
+  rateLimit: RateLimitOptions | undefined;
 }
 
 /** Every {@linkcode DropPolicy}. */
@@ -667,9 +739,10 @@ function pairs(o: Record<string, unknown>, name: string): UserProperty[] {
  * @throws {TypeError} A field of the wrong type (a number given as a string, a
  *   broker URL that is not a string, a callback that is not a function), or a
  *   will topic or will Response Topic that is not a valid topic name.
- * @throws {RangeError} A number that is not an integer or out of its range;
- *   a string outside its enumeration (`dropPolicy`, `writeOverflowPolicy`,
- *   `publishMode`, `publisherPool.routing`).
+ * @throws {RangeError} A number that is not an integer or out of its range
+ *   (a `rateLimit` rate: not positive and finite); a string outside its
+ *   enumeration (`dropPolicy`, `writeOverflowPolicy`, `publishMode`,
+ *   `publisherPool.routing`).
  */
 export function resolveOptions(options: ClientOptions): ResolvedOptions {
   if (options === null || typeof options !== "object") {
@@ -815,5 +888,7 @@ export function resolveOptions(options: ClientOptions): ResolvedOptions {
     stats: bool(o, "stats", false),
     dial: o.dial as DialFunc | undefined,
     tls: o.tls as TlsOptions | undefined,
+    autoTopicAlias: bool(o, "autoTopicAlias", false),
+    rateLimit: checkRateLimit(o.rateLimit),
   };
 }

@@ -9,21 +9,19 @@
  */
 
 import { MqttError } from "../errors.ts";
-import { InboundStoreOp, Qos2State } from "../session/inbound.ts";
-import { FlowState, newFlow, StoreOp } from "../session/outbound.ts";
+import * as InboundStoreOp from "../session/_inbound_store_op.ts";
+import * as Qos2State from "../session/_qos2_state.ts";
+import * as FlowState from "../session/_flow_state.ts";
+import * as StoreOp from "../session/_store_op.ts";
+import { newFlow } from "../session/outbound.ts";
 import type { SessionStore } from "../session/store.ts";
 import { type Core, noop, type OutEntry } from "./core.ts";
+import * as StoreState from "./_store_state.ts";
 
-/** Where the store stands against memory. */
-const StoreState = {
-  /** Not read yet: read before the first CONNECT. */
-  Unloaded: 0,
-  /** Memory and store agree. */
-  Loaded: 1,
-  /** A write failed: reconcile before the next CONNECT. */
-  Failed: 2,
-} as const;
+/** Where the store stands against memory: {@linkcode StoreState} (constants in _store_state.ts). */
 type StoreState = typeof StoreState[keyof typeof StoreState];
+type StoreOp = typeof StoreOp[keyof typeof StoreOp];
+type InboundStoreOp = typeof InboundStoreOp[keyof typeof InboundStoreOp];
 
 /** Runs the session's store writes and keeps the store and memory in step. */
 export class Persistence {

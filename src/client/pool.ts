@@ -9,11 +9,14 @@ import type { PublishOptions, PublishResult } from "./types.ts";
 import { fnv1a32 } from "./_fnv.ts";
 import { settledWithin } from "../_internal/async.ts";
 import { toError } from "../_internal/error.ts";
-import { ClientState, type Core } from "./core.ts";
+import type { Core } from "./core.ts";
+import * as ClientState from "./_client_state.ts";
 import type { ClientOptions } from "./options.ts";
 
 export type { PoolRoutingPolicy, PublisherPoolOptions } from "./types.ts";
 import type { PoolRoutingPolicy } from "./types.ts";
+
+type ClientState = typeof ClientState[keyof typeof ClientState];
 
 /** What the pool needs from a member (a Client). */
 export interface PoolMember {

@@ -10,14 +10,17 @@
 
 import { MqttError } from "../errors.ts";
 import { abortable } from "../_internal/async.ts";
-import { FlowState, limitError } from "../session/outbound.ts";
+import * as FlowState from "../session/_flow_state.ts";
+import { limitError } from "../session/outbound.ts";
 import { publishPacket } from "../session/publish.ts";
-import { ReasonCode } from "../wire/constants.ts";
+import * as ReasonCode from "../wire/_reason_code.ts";
 import { packetLength } from "../wire/encode.ts";
 import type { PublishPacket } from "../wire/types.ts";
-import { ClientState, type Core, noop, type OutEntry } from "./core.ts";
+import { type Core, noop, type OutEntry } from "./core.ts";
+import * as ClientState from "./_client_state.ts";
 import type { Link } from "./connection.ts";
 import type { Pool } from "./pool.ts";
+import type { RateLimiter } from "./rate_limit.ts";
 import type { PublishOptions, PublishResult } from "./types.ts";
 
 const QOS0_RESULT: PublishResult = Object.freeze({ reasonCode: 0 }) as PublishResult;
@@ -50,12 +53,15 @@ export class Publisher {
   readonly #pool: Pool;
   /** `publishMode: "wait-for-flush"`: a QoS 0 publish resolves once written. */
   readonly #waitForFlush: boolean;
+  /** `rateLimit`'s buckets, if set. */
+  readonly #limiter: RateLimiter | undefined;
 
-  /** @param core The client's shared state (its pool set). */
+  /** @param core The client's shared state (its pool and limiter set). */
   constructor(core: Core) {
     this.#core = core;
     this.#pool = core.pool;
     this.#waitForFlush = core.o.publishMode === "wait-for-flush";
+    this.#limiter = core.limiter;
   }
 
   /**
@@ -99,12 +105,20 @@ export class Publisher {
       const r = this.#applyOutAlias(packet, alias, link);
       if (r !== undefined) return Promise.reject(r);
     }
-    if (packet.qos === 0) return this.#publish0(link as Link, packet, signal);
+    if (packet.qos === 0) {
+      if (this.#limiter !== undefined) return this.#admit0(packet, signal);
+      return this.#publish0(link as Link, packet, signal);
+    }
     return this.#publishQoS(packet, signal);
   }
 
   /** Checks an outbound topic alias; returns an error to reject with. */
   #applyOutAlias(packet: PublishPacket, alias: number, link: Link | null): Error | undefined {
+    if (this.#core.o.autoTopicAlias) {
+      return new TypeError(
+        "publish properties.topicAlias is set by the client under autoTopicAlias",
+      );
+    }
     const max = this.#core.connack?.topicAliasMaximum ?? 0;
     if (!Number.isInteger(alias) || alias < 1 || alias > max) {
       return new MqttError(
@@ -153,7 +167,9 @@ export class Publisher {
     try {
       const alias = packet.properties?.topicAlias;
       if (alias === undefined) {
-        w.send(packet);
+        const auto = link.auto;
+        if (auto === undefined) w.send(packet);
+        else auto.send(w, packet);
       } else {
         const known = link.outAliases?.get(alias);
         if (packet.topic === "") {
@@ -190,6 +206,46 @@ export class Publisher {
       }
     }
     return this.#publish0(link, packet, signal);
+  }
+
+  /**
+   * A QoS 0 publish under `rateLimit`: written now when its tokens are there
+   * and no publish waits ahead, else when its turn comes (on the connection
+   * up then: none rejects with `not-connected`, a closed client with `closed`).
+   */
+  #admit0(packet: PublishPacket, signal: AbortSignal | undefined): Promise<PublishResult> {
+    const core = this.#core;
+    const limiter = this.#limiter!;
+    let bytes: number;
+    try {
+      // A publish the broker's limits or a bad field rule out is refused now, not after a wait.
+      const limit = limitError(packet, core.connack);
+      if (limit !== undefined) return Promise.reject(limit);
+      bytes = packetLength(packet);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    if (limiter.take(bytes)) return this.#publish0(core.link!, packet, signal);
+    const p = new Promise<PublishResult>((resolve, reject) => {
+      const onAbort = () => {
+        limiter.cancel(waiter);
+        reject(signal!.reason);
+      };
+      const waiter = limiter.wait(bytes, () => {
+        signal?.removeEventListener("abort", onAbort);
+        const state = core.state;
+        if (state === ClientState.Connected) {
+          resolve(this.#publish0(core.link!, packet, signal));
+        } else if (state === ClientState.Closed) {
+          p.catch(noop); // as disconnect() does for the calls it ends
+          reject(core.closedError());
+        } else {
+          reject(new MqttError("not-connected", "client is not connected"));
+        }
+      });
+      signal?.addEventListener("abort", onAbort, { once: true });
+    });
+    return p;
   }
 
   #publishQoS(packet: PublishPacket, signal: AbortSignal | undefined): Promise<PublishResult> {

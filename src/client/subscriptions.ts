@@ -15,22 +15,23 @@ import { MqttError } from "../errors.ts";
 import { deferred } from "../_internal/async.ts";
 import { toError } from "../_internal/error.ts";
 import { packetIdsExhausted } from "../session/packet_ids.ts";
-import { Verdict } from "../session/inbound.ts";
-import { ReasonCode } from "../wire/constants.ts";
-import {
-  type Packet,
-  PacketType,
-  type PublishPacket,
-  type PublishProperties,
-  type QoS,
-  type SubackPacket,
-  type SubscribeFilter,
-  type UnsubackPacket,
+import * as Verdict from "../session/_verdict.ts";
+import * as ReasonCode from "../wire/_reason_code.ts";
+import * as PacketType from "../wire/_packet_type.ts";
+import type {
+  Packet,
+  PublishPacket,
+  PublishProperties,
+  QoS,
+  SubackPacket,
+  SubscribeFilter,
+  UnsubackPacket,
 } from "../wire/types.ts";
 import { TopicTrie } from "../topic/trie.ts";
 import { topicMatchesFilter } from "../topic/match.ts";
 import { splitSharedFilter, topicFilterError } from "../topic/validate.ts";
-import { ClientState, type Core, type Request } from "./core.ts";
+import type { Core, Request } from "./core.ts";
+import * as ClientState from "./_client_state.ts";
 import type { Link } from "./connection.ts";
 import { Message, slotOf } from "./message.ts";
 import type { DropPolicy } from "./options.ts";
@@ -220,6 +221,7 @@ export class Subscriptions {
       core.watchdog.receiveMaximumExceeded(link, inb.inFlight + 1);
     }
     const topic = inb.topic;
+    core.tap?.(topic, p);
     const qos = p.qos;
     const id = p.packetId as number;
     const n = this.#match(topic, props.subscriptionIdentifiers);
@@ -616,6 +618,8 @@ export class Subscriptions {
     const core = this.#core;
     const groups = new Map<number, SubscribeFilter[]>();
     for (const fs of this.#filters.values()) {
+      // A SUBSCRIBE still awaiting its SUBACK went out again with the pending requests.
+      if (fs.ready !== undefined) continue;
       let g = groups.get(fs.subId);
       if (g === undefined) groups.set(fs.subId, g = []);
       g.push(fs.filter);

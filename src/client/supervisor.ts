@@ -11,11 +11,14 @@ import { MqttError } from "../errors.ts";
 import { toError } from "../_internal/error.ts";
 import { settledWithin } from "../_internal/async.ts";
 import type { DisconnectPacket } from "../wire/types.ts";
-import { ClientState, type Core } from "./core.ts";
+import type { Core } from "./core.ts";
+import * as ClientState from "./_client_state.ts";
 import type { Link } from "./connection.ts";
 import { redact } from "./options.ts";
 import type { StatusEvent } from "./status.ts";
 import type { ConnackInfo } from "./types.ts";
+
+type ClientState = typeof ClientState[keyof typeof ClientState];
 
 /** How many times connect() follows a new broker list set while it runs. */
 const MAX_CONNECT_REDIRECTS = 8;

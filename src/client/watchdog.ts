@@ -9,7 +9,8 @@
  */
 
 import type { Core } from "./core.ts";
-import { ClientState, noop } from "./core.ts";
+import { noop } from "./core.ts";
+import * as ClientState from "./_client_state.ts";
 import type { Link } from "./connection.ts";
 import type { Message } from "./message.ts";
 import { type DropPolicy, redact } from "./options.ts";

@@ -13,8 +13,12 @@
  */
 
 import { MqttError } from "../errors.ts";
-import { ReasonCode } from "../wire/constants.ts";
-import { type Packet, PacketType, type PublishPacket, type QoS } from "../wire/types.ts";
+import * as ReasonCode from "../wire/_reason_code.ts";
+import * as PacketType from "../wire/_packet_type.ts";
+import type { Packet, PublishPacket, QoS } from "../wire/types.ts";
+import * as InboundStoreOp from "./_inbound_store_op.ts";
+import * as Qos2State from "./_qos2_state.ts";
+import * as Verdict from "./_verdict.ts";
 
 /**
  * One inbound QoS 1/2 PUBLISH awaiting acknowledgement by every subscription
@@ -158,44 +162,17 @@ export class InboundAcks {
   }
 }
 
-/** Where an inbound QoS 2 message stands. */
-export const Qos2State = {
-  /** Delivered; the application has not acked it yet (no PUBREC). */
-  Delivered: 0,
-  /** Acked and recorded: PUBREC sent; awaiting PUBREL. */
-  Recorded: 1,
-  /** Acked: PUBREC waits for the store to record the receipt. */
-  Recording: 2,
-} as const;
+/** Where an inbound QoS 2 message stands: {@linkcode Qos2State} (constants in _qos2_state.ts). */
+type Qos2State = typeof Qos2State[keyof typeof Qos2State];
+export * as Qos2State from "./_qos2_state.ts";
 
-/** Where an inbound QoS 2 message stands: {@linkcode Qos2State}. */
-export type Qos2State = typeof Qos2State[keyof typeof Qos2State];
+/** What to do with an inbound PUBLISH, as {@linkcode Inbound.receive} says: {@linkcode Verdict} (constants in _verdict.ts). */
+type Verdict = typeof Verdict[keyof typeof Verdict];
+export * as Verdict from "./_verdict.ts";
 
-/** What to do with an inbound PUBLISH, as {@linkcode Inbound.receive} says. */
-export const Verdict = {
-  /** Deliver it (QoS 1/2: then {@linkcode Inbound.accept}). */
-  Deliver: 0,
-  /** Deliver it, though the broker exceeds our Receive Maximum [MQTT-3.3.4-9]. */
-  DeliverOverLimit: 1,
-  /** A re-delivery of a QoS 2 message already delivered: answered, not delivered. */
-  Duplicate: 2,
-  /** The broker broke the protocol: `violation` says how (with its reason code). */
-  Violation: 3,
-} as const;
-
-/** What to do with an inbound PUBLISH: {@linkcode Verdict}. */
-export type Verdict = typeof Verdict[keyof typeof Verdict];
-
-/** A store write the inbound session asks for. */
-export const InboundStoreOp = {
-  /** Record a QoS 2 receipt before PUBREC. */
-  Put: 0,
-  /** Forget it before PUBCOMP. */
-  Delete: 1,
-} as const;
-
-/** A store write the inbound session asks for: {@linkcode InboundStoreOp}. */
-export type InboundStoreOp = typeof InboundStoreOp[keyof typeof InboundStoreOp];
+/** A store write the inbound session asks for: {@linkcode InboundStoreOp} (constants in _inbound_store_op.ts). */
+type InboundStoreOp = typeof InboundStoreOp[keyof typeof InboundStoreOp];
+export * as InboundStoreOp from "./_inbound_store_op.ts";
 
 /** What the inbound session asks of the code that owns the connection. */
 export interface InboundHost {

@@ -16,36 +16,23 @@
 import { toError } from "../_internal/error.ts";
 import { isFailure } from "../_internal/reason.ts";
 import { MqttError } from "../errors.ts";
-import { ReasonCode } from "../wire/constants.ts";
+import * as ReasonCode from "../wire/_reason_code.ts";
 import { packetLength } from "../wire/encode.ts";
-import { type AckProperties, type Packet, PacketType, type PublishPacket } from "../wire/types.ts";
-import { PacketIds } from "./packet_ids.ts";
+import * as PacketType from "../wire/_packet_type.ts";
+import type { AckProperties, Packet, PublishPacket } from "../wire/types.ts";
+import { MAX_PACKET_ID, PacketIds } from "./packet_ids.ts";
+import * as FlowState from "./_flow_state.ts";
+import * as StoreOp from "./_store_op.ts";
 
 const EMPTY = new Uint8Array(0);
 
-/** Where an outbound QoS 1/2 flow stands. */
-export const FlowState = {
-  /** PUBLISH sent (or to be sent): awaiting PUBACK (QoS 1) or PUBREC (QoS 2). */
-  AwaitingAck: 0,
-  /** PUBREC received: PUBREL sent (or to be sent), awaiting PUBCOMP. */
-  AwaitingComp: 1,
-} as const;
+/** Where an outbound QoS 1/2 flow stands: {@linkcode FlowState} (constants in _flow_state.ts). */
+type FlowState = typeof FlowState[keyof typeof FlowState];
+export * as FlowState from "./_flow_state.ts";
 
-/** Where an outbound QoS 1/2 flow stands: {@linkcode FlowState}. */
-export type FlowState = typeof FlowState[keyof typeof FlowState];
-
-/** A store write the session asks for before a packet may go out (write-ahead). */
-export const StoreOp = {
-  /** Record the PUBLISH before it is written. */
-  Put: 0,
-  /** Move the record to "PUBREL" before PUBREL is written. */
-  Release: 1,
-  /** Forget the flow (completed or failed); nothing waits for it. */
-  Delete: 2,
-} as const;
-
-/** A store write the outbound session asks for: {@linkcode StoreOp}. */
-export type StoreOp = typeof StoreOp[keyof typeof StoreOp];
+/** A store write the session asks for before a packet may go out (write-ahead): {@linkcode StoreOp} (constants in _store_op.ts). */
+type StoreOp = typeof StoreOp[keyof typeof StoreOp];
+export * as StoreOp from "./_store_op.ts";
 
 /**
  * The broker's limits a publish is checked against: a CONNACK (the client's
@@ -149,6 +136,12 @@ export interface OutboundHost<F extends OutFlow> {
   unencodable?(flow: F, error: Error): void;
   /** The window may have changed (called at the end of every send round). */
   pumped?(): void;
+  /**
+   * Whether a PUBLISH (new or replayed) may go out now: a rate limit. Asked
+   * before it is stored or written; when it says no, nothing changes and the
+   * host calls {@linkcode Outbound.pump} once it may. Absent: always.
+   */
+  admit?(flow: F): boolean;
 }
 
 /**
@@ -253,6 +246,8 @@ export class Outbound<F extends OutFlow = OutFlow> {
   readonly #host: OutboundHost<F>;
   /** The host's store writes (undefined without a store: nothing to wait for). */
   readonly #persist: ((op: StoreOp, flow: F) => boolean) | undefined;
+  /** The host's rate limit (undefined without one). */
+  readonly #admit: ((flow: F) => boolean) | undefined;
   /** Packet identifiers, shared with SUBSCRIBE / UNSUBSCRIBE. */
   readonly ids: PacketIds;
   /**
@@ -288,6 +283,7 @@ export class Outbound<F extends OutFlow = OutFlow> {
   constructor(host: OutboundHost<F>, ids: PacketIds = new PacketIds()) {
     this.#host = host;
     this.#persist = host.persist?.bind(host);
+    this.#admit = host.admit?.bind(host);
     this.ids = ids;
   }
 
@@ -421,22 +417,28 @@ export class Outbound<F extends OutFlow = OutFlow> {
     while (this.#window < this.#receiveMaximum) {
       if (this.#replayHead < this.#replay.length) {
         const f = this.#replay[this.#replayHead];
+        const id = f.packet.packetId as number;
+        const live = this.#flows.get(id) === f; // else completed meanwhile
+        const publish = live && f.state === FlowState.AwaitingAck;
+        if (publish) {
+          f.packet.dup = !f.unsent;
+          // Sent again with its topic: an alias set on the old connection means nothing now.
+          stripAlias(f.packet);
+          if (this.#admit !== undefined && !this.#admit(f)) break;
+        }
         this.#replay[this.#replayHead++] = undefined as never;
         if (this.#replayHead === this.#replay.length) {
           this.#replay = [];
           this.#replayHead = 0;
         }
-        const id = f.packet.packetId as number;
-        if (this.#flows.get(id) !== f) continue; // completed meanwhile
+        if (!live) continue;
         f.inWindow = true;
         this.#window++;
         this.replayed++;
         if (f.storing) continue; // its store write lands first: stored() sends it
-        if (f.state === FlowState.AwaitingComp) {
+        if (!publish) {
           this.#host.write({ type: PacketType.Pubrel, packetId: id });
         } else {
-          f.packet.dup = !f.unsent;
-          stripAlias(f.packet);
           const limit = this.#recheck(f);
           if (limit !== undefined) this.#fail(f, limit, true);
           else this.#send(f);
@@ -446,6 +448,12 @@ export class Outbound<F extends OutFlow = OutFlow> {
       if (this.#pendingHead >= this.#pending.length) break;
       const f = this.#pending[this.#pendingHead];
       const limit = this.#recheck(f);
+      if (
+        limit === undefined && this.#admit !== undefined &&
+        (this.ids.inUse >= MAX_PACKET_ID || !this.#admit(f))
+      ) {
+        break; // nothing changed: it waits at the head of the queue (for an identifier, or a token)
+      }
       const id = limit === undefined ? this.ids.alloc() : 0;
       if (limit === undefined && id === 0) break; // every identifier in use: wait for one
       this.#pending[this.#pendingHead++] = undefined as never;

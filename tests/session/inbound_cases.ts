@@ -22,6 +22,8 @@ import {
 } from "../../src/session/inbound.ts";
 import { type Packet, PacketType, type PublishPacket, type QoS } from "../../src/wire/types.ts";
 
+type InboundStoreOp = typeof InboundStoreOp[keyof typeof InboundStoreOp];
+
 /** One case. */
 export interface InboundCase {
   name: string;

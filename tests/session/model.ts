@@ -64,6 +64,9 @@ import { MAX_PACKET_ID, PacketIds } from "../../src/session/packet_ids.ts";
 import { type Packet, PacketType, type PublishPacket } from "../../src/wire/types.ts";
 import { Prng } from "../_helpers/prng.ts";
 
+type StoreOp = typeof StoreOp[keyof typeof StoreOp];
+type InboundStoreOp = typeof InboundStoreOp[keyof typeof InboundStoreOp];
+
 const PUBLISH = PacketType.Publish;
 const PUBACK = PacketType.Puback;
 const PUBREC = PacketType.Pubrec;
@@ -218,6 +221,12 @@ export interface ModelConfig {
   maxRefs: number;
   /** End with {@linkcode Outbound.close} instead of a calm phase. */
   close: boolean;
+  /**
+   * A rate limit (`OutboundHost.admit`, as `ClientOptions.rateLimit` does):
+   * each PUBLISH, first or replayed, needs a token; tokens come now and then
+   * and the host then pumps the engine.
+   */
+  gated: boolean;
 }
 
 /** Counters, summed over seeds to show what the runs reached. */
@@ -241,6 +250,8 @@ export interface ModelStats {
   idsExhausted: number;
   pubcompUnknown: number;
   closed: number;
+  /** PUBLISH packets the rate limit held back (admit() said no). */
+  admitRefused: number;
 }
 
 /** Options of {@linkcode runSeed}. */
@@ -291,6 +302,7 @@ export function drawConfig(rng: Prng): ModelConfig {
     exhaust: rng.int(256) === 0,
     maxRefs: rng.range(1, 3),
     close: rng.bool(0.05),
+    gated: false, // drawn apart (see Model): the other draws stay as they were
   };
 }
 
@@ -315,6 +327,7 @@ function emptyStats(): ModelStats {
     idsExhausted: 0,
     pubcompUnknown: 0,
     closed: 0,
+    admitRefused: 0,
   };
 }
 
@@ -343,8 +356,9 @@ const Ev = {
   Abandon: 10,
   ReqAlloc: 11,
   ReqFree: 12,
+  Tokens: 13,
 } as const;
-const EVENTS = 13;
+const EVENTS = 14;
 
 const TOPICS = ["a", "b/c", "d/e/f"];
 const BROKER_RMS = [1, 2, 3, 4, 8, 65535];
@@ -416,6 +430,8 @@ class Sim {
   constructor(seed: number, options: ModelOptions) {
     this.rng = new Prng(seed);
     this.cfg = drawConfig(this.rng);
+    // From its own generator, so a seed without a rate limit runs as it did before there was one.
+    this.cfg.gated = new Prng(seed ^ 0x5bd1e995).bool(0.25);
     this.trace = options.trace ? [] : null;
     const engine = options.engine ?? {};
     this.ids = engine.ids?.() ?? new PacketIds();
@@ -423,6 +439,7 @@ class Sim {
       write: (p) => this.write(p),
       settle: (f, r) => this.settle(f, r),
       persist: (op, f) => this.persistOut(op, f),
+      admit: this.cfg.gated ? (f) => this.admit(f) : undefined,
     };
     const inHost: InboundHost = {
       write: (p) => this.write(p),
@@ -500,6 +517,7 @@ class Sim {
     w[Ev.Abandon] = !calm && this.pubs.length > 0 ? 0.1 : 0;
     w[Ev.ReqAlloc] = !calm && cfg.requests ? 0.3 : 0;
     w[Ev.ReqFree] = this.reqs.length > 0 ? (calm ? 2 : 0.3) : 0;
+    w[Ev.Tokens] = this.pumpWanted ? 2 : 0;
     let sum = 0;
     for (let i = 0; i < EVENTS; i++) sum += w[i];
     if (sum === 0) {
@@ -543,6 +561,8 @@ class Sim {
         return this.reqAlloc();
       case Ev.ReqFree:
         return this.reqFree();
+      case Ev.Tokens:
+        return this.tokensCome();
     }
   }
 
@@ -741,6 +761,33 @@ class Sim {
     };
   }
 
+  // ---- the rate limit (cfg.gated) ----------------------------------------------------------
+
+  /** Tokens left. */
+  tokens = 0;
+  /** admit() said no: the host pumps when tokens come. */
+  pumpWanted = false;
+  /** Flows admitted and not yet written. */
+  readonly admitted = new Set<ModelFlow>();
+
+  admit(f: ModelFlow): boolean {
+    if (this.tokens > 0) {
+      this.tokens--;
+      this.admitted.add(f);
+      return true;
+    }
+    this.stats.admitRefused++;
+    this.pumpWanted = true;
+    return false;
+  }
+
+  tokensCome(): void {
+    this.tokens = this.rng.range(1, 3);
+    this.pumpWanted = false;
+    this.t(`tokens ${this.tokens}`);
+    this.out.pump();
+  }
+
   // ---- the client's writes ---------------------------------------------------------------
 
   write(p: Packet): void {
@@ -768,6 +815,9 @@ class Sim {
     if (pay.length !== 3) this.fail(`PUBLISH id ${id} written without its payload`);
     const n = pay[0] | pay[1] << 8 | pay[2] << 16;
     const pub = this.pubs[n];
+    if (this.cfg.gated && pub !== undefined && !this.admitted.delete(pub.flow)) {
+      this.fail(`PUBLISH #${n} written without a token from admit()`);
+    }
     if (this.trace) {
       this.t(
         `client> PUBLISH id=${id} #${n} q${p.qos} dup=${p.dup ? 1 : 0}` +

@@ -64,6 +64,7 @@ add(`Outbound and Inbound keep every invariant of the model on ${SWEEP_SEEDS} se
     "idsExhausted",
     "pubcompUnknown",
     "closed",
+    "admitRefused",
   ];
   for (const k of reached) {
     assert.ok(s[k] > 0, `the sweep never reached ${k}: ${JSON.stringify(s)}`);
@@ -161,6 +162,13 @@ add("runSeed() catches a planted bug: a re-sent PUBLISH without DUP", () => {
     },
   });
   assert.match(error, /DUP=0 on a re-transmission/);
+});
+
+add("runSeed() catches a planted bug: a rate limit (admit()) ignored", () => {
+  const error = firstFailure({
+    engine: { outbound: (host, ids) => new Outbound({ ...host, admit: undefined }, ids) },
+  });
+  assert.match(error, /written without a token from admit\(\)/);
 });
 
 add("runSeed() catches a planted bug: the broker's Receive Maximum ignored", () => {

@@ -23,6 +23,8 @@ import {
 import { MAX_PACKET_ID, PacketIds } from "../../src/session/packet_ids.ts";
 import { type Packet, PacketType, type PublishPacket } from "../../src/wire/types.ts";
 
+type StoreOp = typeof StoreOp[keyof typeof StoreOp];
+
 /** One case. */
 export interface OutboundCase {
   name: string;
@@ -661,3 +663,110 @@ add(
     assert.deepEqual(host.take(), ["PUBLISH 1 q1 dup=0 a", "put c"]);
   },
 );
+
+// --- admit(): a rate limit held by the host (ClientOptions.rateLimit) -------------
+
+/** A host whose admit() lets `tokens` PUBLISH packets through, logging each ask. */
+class GatedHost extends Host {
+  tokens = 0;
+  admit(f: Named): boolean {
+    this.log.push(`admit ${f.name} ${this.tokens > 0 ? "yes" : "no"}`);
+    if (this.tokens === 0) return false;
+    this.tokens--;
+    return true;
+  }
+}
+
+function gated(): { host: GatedHost; out: Outbound<Named> } {
+  const host = new GatedHost();
+  return { host, out: new Outbound<Named>(host) };
+}
+
+add(
+  "Outbound asks admit() before a queued publish is stored or sent; refused, it keeps its place and takes no id",
+  () => {
+    const { host, out } = gated();
+    out.connected(limits());
+    host.tokens = 1;
+    out.submit(flow("a"));
+    out.submit(flow("b"));
+    out.submit(flow("c"));
+    assert.deepEqual(host.take(), [
+      "admit a yes",
+      "put a",
+      "PUBLISH 1 q1 dup=0 a",
+      "admit b no",
+      "admit b no", // each pump asks again for the head of the queue
+    ]);
+    assert.equal(out.queued, 2);
+    assert.equal(out.ids.inUse, 1, "b and c hold no identifier while they wait");
+    host.tokens = 2;
+    out.pump(); // the host's limit has tokens again
+    assert.deepEqual(host.take(), [
+      "admit b yes",
+      "put b",
+      "PUBLISH 2 q1 dup=0 b",
+      "admit c yes",
+      "put c",
+      "PUBLISH 3 q1 dup=0 c",
+    ]);
+  },
+);
+
+add("Outbound asks admit() before each replayed PUBLISH, never before a PUBREL", () => {
+  const { host, out } = gated();
+  out.connected(limits());
+  host.tokens = 3;
+  out.submit(flow("a", 2));
+  out.submit(flow("b"));
+  out.submit(flow("c"));
+  out.onPubrec(1, 0, undefined);
+  host.take();
+  out.disconnected();
+  out.connected(limits());
+  assert.deepEqual(host.take(), ["admit b no"], "nothing goes without a token");
+  host.tokens = 1;
+  out.pump();
+  assert.deepEqual(host.take(), ["admit b yes", "PUBLISH 2 q1 dup=1 b", "admit c no"]);
+  host.tokens = 1;
+  out.pump();
+  assert.deepEqual(host.take(), ["admit c yes", "PUBLISH 3 q1 dup=1 c", "PUBREL 1"]);
+  assert.equal(out.replayed, 3);
+});
+
+add(
+  "Outbound.abandon() of a publish admit() holds back: never sent, its place goes to the next",
+  () => {
+    const { host, out } = gated();
+    out.connected(limits());
+    const a = flow("a");
+    out.submit(a);
+    out.submit(flow("b"));
+    out.abandon(a);
+    host.tokens = 1;
+    out.pump();
+    assert.deepEqual(host.take(), [
+      "admit a no",
+      "admit a no",
+      "admit b yes",
+      "put b",
+      "PUBLISH 1 q1 dup=0 b",
+    ]);
+    assert.equal(out.ids.inUse, 1);
+    assert.ok(!host.results.has("a"));
+  },
+);
+
+add("Outbound does not ask admit() while every packet identifier is in use", () => {
+  const ids = new PacketIds();
+  for (let id = 1; id <= MAX_PACKET_ID; id++) ids.claim(id);
+  const host = new GatedHost();
+  const out = new Outbound<Named>(host, ids);
+  out.connected(limits());
+  host.tokens = 1;
+  out.submit(flow("a"));
+  assert.deepEqual(host.take(), [], "no token is spent on a publish that cannot go");
+  ids.free(42);
+  out.pump();
+  assert.deepEqual(host.take(), ["admit a yes", "put a", "PUBLISH 42 q1 dup=0 a"]);
+});

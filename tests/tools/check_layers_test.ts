@@ -110,6 +110,7 @@ Deno.test("layerOf() places every area of the table", () => {
   assert.deepEqual(layerOf("src/store/file.ts")?.level, 2);
   assert.deepEqual(layerOf("src/client/client.ts")?.level, 3);
   assert.deepEqual(layerOf("src/codec/json.ts")?.level, 4);
+  assert.deepEqual(layerOf("src/otel/mod.ts")?.level, 4);
   assert.deepEqual(layerOf("mod.ts")?.level, 5);
   assert.deepEqual(layerOf("src/cli/mod.ts")?.level, 5);
   assert.deepEqual(layerOf("src/errors_extra.ts"), undefined);

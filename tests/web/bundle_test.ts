@@ -10,6 +10,16 @@ import { join } from "node:path";
 import { Client } from "../../mod.ts";
 import { startBroker } from "../_helpers/broker.ts";
 import { startWsBridge } from "../_helpers/ws_bridge.ts";
+import * as ClientState from "../../src/client/_client_state.ts";
+import * as KeepAliveAction from "../../src/client/_keep_alive_action.ts";
+import * as StoreState from "../../src/client/_store_state.ts";
+import * as FlowState from "../../src/session/_flow_state.ts";
+import * as InboundStoreOp from "../../src/session/_inbound_store_op.ts";
+import * as Qos2State from "../../src/session/_qos2_state.ts";
+import * as StoreOp from "../../src/session/_store_op.ts";
+import * as Verdict from "../../src/session/_verdict.ts";
+import * as PacketType from "../../src/wire/_packet_type.ts";
+import * as ReasonCode from "../../src/wire/_reason_code.ts";
 import {
   type Bundle,
   bundle,
@@ -116,6 +126,32 @@ for (
 /** The size budget of `Client` + `wsDial` (issue #13): 30 KiB brotli, esbuild-minified. */
 const BUDGET_BROTLI = 30 * 1024;
 
+/**
+ * The constant modules the library imports as namespaces (`import * as
+ * ReasonCode from "../wire/_reason_code.ts"`), which a bundler inlines as
+ * numbers. An import of the public object instead (`import { ReasonCode } from
+ * "../wire/constants.ts"`), or of a namespace through a module that re-exports
+ * it (`import { ClientState } from "./core.ts"`), puts an object with every
+ * name back into the bundle: these are the ones found (every key as `Key:`).
+ */
+function constantObjects(text: string): string[] {
+  const modules = {
+    ReasonCode,
+    PacketType,
+    ClientState,
+    KeepAliveAction,
+    StoreState,
+    FlowState,
+    StoreOp,
+    Qos2State,
+    Verdict,
+    InboundStoreOp,
+  };
+  return Object.entries(modules)
+    .filter(([, ns]) => Object.keys(ns).every((k) => new RegExp(`[{,]${k}:`).test(text)))
+    .map(([name]) => name);
+}
+
 Deno.test(`Client + wsDial, esbuild-minified for a browser, is at most ${BUDGET_BROTLI} B brotli`, async () => {
   await withBundle("esbuild", ["--minify"], (b) => {
     checkSelfContained(b);
@@ -132,6 +168,11 @@ Deno.test(`Client + wsDial, esbuild-minified for a browser, is at most ${BUDGET_
     );
     // The runtime entry's error classifier stays out of the web bundle.
     assert.ok(!b.text.includes("ERR_TLS_CERT_ALTNAME_INVALID"), "no classifier tables");
+    // The server's side of the codec (src/wire/_server.ts, which @mqttv5/client/wire
+    // registers) stays out: the client imports src/wire/encode.ts and decode.ts.
+    assert.ok(!b.text.includes("CONNECT protocol name"), "no server-side decoders");
+    assert.ok(!b.text.includes("CONNACK sessionPresent must be false"), "no server-side encoders");
+    assert.deepEqual(constantObjects(b.text), [], "constants are inlined, not objects");
   }, "tests/web/_budget_entry.ts");
 });
 
