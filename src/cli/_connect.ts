@@ -41,6 +41,7 @@ const CONNECTION_FLAGS: FlagSpec[] = [
   { names: ["-h", "--host"], key: "host", kind: "value" },
   { names: ["-p", "--port"], key: "port", kind: "value" },
   { names: ["-L", "--url"], key: "url", kind: "value" },
+  { names: ["--unix"], key: "unix", kind: "value" },
   { names: ["-u", "--username"], key: "username", kind: "value" },
   { names: ["-P", "--pw", "--password"], key: "password", kind: "value" },
   { names: ["-k", "--keepalive"], key: "keepalive", kind: "value" },
@@ -77,7 +78,8 @@ export const CONNECTION_HELP = `Connection:
   -p, --port PORT          broker port (default: 1883, or 8883 with TLS)
   -L, --url URL            broker URL, overrides -h/-p: mqtt://, mqtts://, tcp://, tls://,
                            ssl://, ws://, wss://, optionally with user:password@ (and, for
-                           mqtt(s)://, a /topic path as mosquitto's -L)
+                           mqtt(s)://, a /topic path as mosquitto's -L), or unix:///path
+      --unix PATH          connect through the Unix socket at PATH (as mosquitto's --unix)
   -u, --username USER      user name
   -P, --pw PASSWORD        password (never printed)
   -k, --keepalive SECONDS  keep alive (default: 60, 0 turns it off)
@@ -218,11 +220,21 @@ async function connectionSetup(
   let urlTopic: string | undefined;
   let username = flags.values.get("username");
   let password = flags.values.get("password");
-  const rawUrl = flags.values.get("url");
+  const unixPath = flags.values.get("unix");
+  if (unixPath !== undefined && flags.values.has("url")) {
+    throw new UsageError(`--unix cannot be combined with ${flags.spelled.get("url")}`);
+  }
+  const rawUrl = unixPath !== undefined
+    ? `unix://${unixPath.split("/").map(encodeURIComponent).join("/")}`
+    : flags.values.get("url");
   if (rawUrl !== undefined) {
     for (const k of ["host", "port"]) {
       if (flags.values.has(k)) {
-        throw new UsageError(`${flags.spelled.get(k)} cannot be combined with --url`);
+        throw new UsageError(
+          `${flags.spelled.get(k)} cannot be combined with ${
+            unixPath !== undefined ? "--unix" : "--url"
+          }`,
+        );
       }
     }
     try {
@@ -230,12 +242,20 @@ async function connectionSetup(
     } catch {
       throw new UsageError(`--url "${redactUrl(rawUrl)}" is not a URL`);
     }
-    if (!NATIVE.has(url.protocol) && url.protocol !== "ws:" && url.protocol !== "wss:") {
+    const unix = url.protocol === "unix:";
+    if (!unix && !NATIVE.has(url.protocol) && url.protocol !== "ws:" && url.protocol !== "wss:") {
       throw new UsageError(
-        `--url scheme "${url.protocol}" is not supported (mqtt, mqtts, tcp, tls, ssl, ws, wss)`,
+        `--url scheme "${url.protocol}" is not supported (mqtt, mqtts, tcp, tls, ssl, ws, wss, unix)`,
       );
     }
-    if (url.hostname === "") throw new UsageError(`--url "${redactUrl(rawUrl)}" has no host`);
+    if (unix) {
+      if (!unixPath?.startsWith("/") && unixPath !== undefined) {
+        throw new UsageError(`--unix "${unixPath}" must be an absolute path`);
+      }
+      if (tlsWanted) throw new UsageError("TLS flags cannot be used with a Unix socket");
+    } else if (url.hostname === "") {
+      throw new UsageError(`--url "${redactUrl(rawUrl)}" has no host`);
+    }
     if (url.username !== "") username ??= decodeURIComponent(url.username);
     if (url.password !== "") password ??= decodeURIComponent(url.password);
     url.username = "";
@@ -264,7 +284,9 @@ async function connectionSetup(
       throw new UsageError(`-h "${host}" is not a host name`);
     }
   }
-  const where = `${url.hostname}:${url.port || (TLS_SCHEMES.has(url.protocol) ? 443 : 80)}`;
+  const where = url.protocol === "unix:"
+    ? decodeURIComponent(url.pathname)
+    : `${url.hostname}:${url.port || (TLS_SCHEMES.has(url.protocol) ? 443 : 80)}`;
 
   const options: ClientOptions = {
     broker: url.href.replace(/\/$/, ""),

@@ -44,6 +44,53 @@ const BINARY = Uint8Array.from([0xff, 0xfe, 0x00, 0x01, 0x80, 0x7f]);
 
 export const cases: Case[] = [
   {
+    name:
+      "cli pub → sub over a Unix socket: --unix PATH (as mosquitto) and --url unix:///path; a missing socket is named; TLS flags and a relative path are usage errors",
+    async fn() {
+      await using broker = await startBroker({ unix: true });
+      const sub = await subscribed(["--unix", broker.unixPath!, "-t", "ux/+", "-v", "-C", "2"]);
+      const a = await run([
+        "pub",
+        "--unix",
+        broker.unixPath!,
+        "-t",
+        "ux/a",
+        "-m",
+        "one",
+        "-q",
+        "1",
+      ]);
+      assert.equal(a.code, 0, a.stderr);
+      const b = await run(["pub", "--url", broker.unixUrl!, "-t", "ux/b", "-m", "two", "-q", "2"]);
+      assert.equal(b.code, 0, b.stderr);
+      const r = await finished(sub, "sub --unix -C 2");
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(r.stdout, "ux/a one\nux/b two\n");
+      const missing = `${broker.unixPath!}.missing`;
+      const gone = await run(["pub", "--unix", missing, "-t", "ux/c", "-m", "x"]);
+      assert.equal(gone.code, ExitCode.Failure);
+      assert.match(
+        gone.stderr,
+        new RegExp(`no such socket.*${missing.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}`),
+      );
+      for (
+        const [args, message] of [
+          [["--unix", "rel.sock"], /must be an absolute path/],
+          [
+            ["--unix", broker.unixPath!, "--cafile", "/nonexistent.pem"],
+            /TLS flags cannot be used/,
+          ],
+          [["--unix", broker.unixPath!, "--url", broker.url], /--unix cannot be combined/],
+          [["--unix", broker.unixPath!, "-p", "1883"], /cannot be combined with --unix/],
+        ] as const
+      ) {
+        const u = await run(["pub", ...args, "-t", "ux/d", "-m", "x"]);
+        assert.equal(u.code, ExitCode.Usage, `${args.join(" ")}: ${u.stderr}`);
+        assert.match(u.stderr, message);
+      }
+    },
+  },
+  {
     name: "cli pub → sub prints `topic payload` with -v and exits after -C",
     async fn() {
       await using broker = await startBroker();
