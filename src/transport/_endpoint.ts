@@ -70,8 +70,18 @@ export function unixSocketPath(url: URL, subject = "A unix: URL"): string {
   if (path.includes("\0")) {
     throw new TypeError(`${subject} must not have a NUL byte (%00) in its path`);
   }
+  const bytes = new TextEncoder().encode(path).length;
+  if (bytes > MAX_UNIX_PATH) {
+    // Node cuts a longer path short and dials another one; Deno and Bun fail with EINVAL.
+    throw new TypeError(
+      `${subject} names a socket path of ${bytes} bytes; a Unix socket path holds at most ${MAX_UNIX_PATH} (Linux; 103 on macOS): use a shorter path`,
+    );
+  }
   return path;
 }
+
+/** The longest Unix socket path Linux takes: `sun_path` is 108 bytes with its NUL. */
+const MAX_UNIX_PATH = 107;
 
 /**
  * Resolves `url` for a dial. The port defaults to 1883 for TCP and 8883 for

@@ -86,6 +86,7 @@ export const optionsUnixCases: OptionsUnixCase[] = [
       rejectsUrl("unix:///tmp/mqtt.sock#x"); // a fragment
       rejectsUrl("unix:///tmp/%zz.sock"); // a malformed percent-encoding
       rejectsUrl("unix:///tmp/a%00b.sock"); // a NUL byte
+      rejectsUrl(`unix:///tmp/${"s".repeat(103)}`); // 108 bytes: longer than sun_path holds
     },
   },
   {

@@ -52,6 +52,20 @@ export const endpointCases: EndpointCase[] = [
     },
   },
   {
+    name:
+      "unixSocketPath() takes a path of 107 bytes and refuses 108 (Linux's sun_path), naming its length",
+    fn() {
+      const longest = `/tmp/${"s".repeat(102)}`; // 107 bytes
+      assert.equal(unixSocketPath(new URL(`unix://${longest}`)), longest);
+      assert.throws(
+        () => unixSocketPath(new URL(`unix://${longest}s`)),
+        (err: unknown) => err instanceof TypeError && /108 bytes.*at most 107/.test(err.message),
+      );
+      // Counted in bytes, not characters: 54 two-byte characters are 108 bytes.
+      assert.throws(() => unixSocketPath(new URL(`unix:///${"ü".repeat(54)}`)), TypeError);
+    },
+  },
+  {
     name: "endpoint() throws TypeError for a unix: URL with a host, no path or TLS settings",
     fn() {
       const bad = [
