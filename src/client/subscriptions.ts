@@ -49,6 +49,13 @@ import type { TopicFilter, TopicFilterInput } from "./types.ts";
 /** How long a resumed session's unclaimed messages wait for a subscription. */
 const PARK_MS = 5000;
 const PARK_MAX = 65535;
+/**
+ * Above this many filters under one subscription identifier, an inbound
+ * PUBLISH naming it finds the identifier's matching filters through the trie
+ * (and the match cache) instead of testing each of its filters: a SUBSCRIBE of
+ * 1,000 filters would otherwise cost 1,000 filter matches per message.
+ */
+const SCAN_MAX = 8;
 /** The largest subscription identifier (a variable byte integer). */
 const MAX_SUBSCRIPTION_ID = 268_435_455;
 
@@ -119,7 +126,13 @@ function normalize(filters: TopicFilterInput[]): (TopicFilter & { qos: QoS })[] 
     throw new TypeError("subscribe needs a non-empty array of topic filters");
   }
   return filters.map((f, i) => {
-    const tf: TopicFilter = typeof f === "string" ? { topic: f } : f;
+    if (typeof f === "string") {
+      const err = topicFilterError(f);
+      if (err !== undefined) throw new TypeError(`Cannot subscribe to "${f}": ${err}`);
+      // A literal: a spread copy would take about twice the memory, per filter held.
+      return { topic: f, qos: 0 };
+    }
+    const tf: TopicFilter = f;
     if (tf === null || typeof tf !== "object" || typeof tf.topic !== "string") {
       throw new TypeError(`topic filter ${i} must be a string or { topic }`);
     }
@@ -157,8 +170,7 @@ export class Subscriptions {
   #count = 0;
   #scratch: Target[] = [];
   #visit = (fs: FilterState) => {
-    this.#collecting?.push(fs);
-    this.#collect(fs);
+    this.#collecting!.push(fs);
   };
   /** Unclaimed messages of a resumed session, held until PARK_MS after CONNACK. */
   #parked: Message[] = [];
@@ -274,6 +286,7 @@ export class Subscriptions {
     if (subIds !== undefined && this.#bySubId.size > 0) {
       // Deliver to exactly the subscriptions the broker identified: one copy per subscription.
       let known = false;
+      let wide = false;
       for (let i = 0; i < subIds.length; i++) {
         const states = this.#bySubId.get(subIds[i]);
         if (states === undefined) continue;
@@ -283,6 +296,10 @@ export class Subscriptions {
           if (states[0].subId === subIds[i]) this.#collect(states[0]);
           continue;
         }
+        if (states.length > SCAN_MAX) {
+          wide = true; // the trie below finds its matching filters
+          continue;
+        }
         for (let k = 0; k < states.length; k++) {
           const fs = states[k];
           if (fs.subId === subIds[i] && topicMatchesFilter(fs.filter.topic, topic)) {
@@ -290,20 +307,32 @@ export class Subscriptions {
           }
         }
       }
+      if (wide) {
+        // The matching filters that carry one of the named identifiers. (Those
+        // collected above again: #collect delivers to each target once.)
+        const matched = this.#matched(topic);
+        for (let i = 0; i < matched.length; i++) {
+          if (subIds.includes(matched[i].subId)) this.#collect(matched[i]);
+        }
+      }
       if (known) return this.#count;
     }
-    // Topics repeat: remember which filters each recent topic matched.
+    const states = this.#matched(topic);
+    for (let i = 0; i < states.length; i++) this.#collect(states[i]);
+    return this.#count;
+  }
+
+  /** The filters matching `topic`, from the cache (topics repeat) or the trie. */
+  #matched(topic: string): FilterState[] {
     let states = this.#matchCache.get(topic);
     if (states === undefined) {
+      if (this.#matchCache.size >= 4096) this.#matchCache.clear();
       this.#matchCache.set(topic, states = []);
       this.#collecting = states;
       this.#trie.match(topic, this.#visit);
       this.#collecting = undefined;
-      if (this.#matchCache.size > 4096) this.#matchCache.clear();
-      return this.#count;
     }
-    for (let i = 0; i < states.length; i++) this.#collect(states[i]);
-    return this.#count;
+    return states;
   }
 
   #collect(fs: FilterState): void {
@@ -485,18 +514,24 @@ export class Subscriptions {
     const toSend: SubscribeFilter[] = [];
     const sentStates: FilterState[] = [];
     const names: string[] = [];
+    let added = false;
     for (const f of filters) {
-      if (names.includes(f.topic)) continue;
-      names.push(f.topic);
       let fs = this.#filters.get(f.topic);
+      // Listed twice in this call: the first one counts. (`target` is new, so
+      // it is the last holder of exactly the filters this loop has taken.)
+      if (fs !== undefined && fs.holders[fs.holders.length - 1] === target) continue;
+      names.push(f.topic);
       if (fs === undefined) {
-        fs = { filter: f, holders: [], subId: 0, ready: undefined };
+        // An array literal of one: `[]` then push() would reserve 16 slots per filter.
+        fs = { filter: f, holders: [target], subId: 0, ready: undefined };
         this.#filters.set(f.topic, fs);
         this.#trie.add(f.topic, fs);
-        this.#matchCache.clear();
+        added = true;
         toSend.push(f);
         sentStates.push(fs);
-      } else if (
+        continue;
+      }
+      if (
         fs.filter.qos !== f.qos || !!fs.filter.noLocal !== !!f.noLocal ||
         !!fs.filter.retainAsPublished !== !!f.retainAsPublished ||
         (fs.filter.retainHandling ?? 0) !== (f.retainHandling ?? 0)
@@ -508,7 +543,10 @@ export class Subscriptions {
       }
       fs.holders.push(target);
     }
-    this.targets.set(token.id, { target, filters: names });
+    if (added) this.#matchCache.clear();
+    // slice(): exact-size copies, kept for the subscription's life (arrays
+    // grown by push() hold 16 spare slots, which adds up over many subscriptions).
+    this.targets.set(token.id, { target, filters: names.slice() });
     this.#claimParked(target, names);
     // Filters another subscription is still subscribing to: share that SUBACK's answer.
     const shared: { topic: string; ready: Promise<number> }[] = [];
@@ -532,7 +570,7 @@ export class Subscriptions {
           d.resolve(rc);
         });
       }
-      if (subId !== 0) this.#bySubId.set(subId, sentStates);
+      if (subId !== 0) this.#bySubId.set(subId, sentStates.slice());
       const packetId = core.ids.alloc();
       let ack: SubackPacket;
       try {

@@ -10,33 +10,33 @@ import { splitSharedFilter, topicFilterError } from "./validate.ts";
 const DOLLAR = 0x24;
 
 /**
- * Up to this many children a node also keeps them in two small arrays and is
- * searched by comparing each level in place (`startsWith` at an offset), which
- * allocates nothing; above it the topic level is sliced out once and looked up
- * in the Map. With topics decoded from the wire (not interned literals) the
- * in-place scan measured about twice as fast as slicing every level, and
- * iterating the Map instead would allocate an iterator per node.
+ * Up to this many children a node keeps them in one small flat array, searched
+ * by comparing each level in place (`startsWith` at an offset), which allocates
+ * nothing; above it they move to a Map, and the topic level is sliced out once
+ * and looked up. With topics decoded from the wire (not interned literals) the
+ * in-place scan measured about twice as fast as slicing every level. Most nodes
+ * of a large trie have one child (`fleet/s1/d7/telemetry`: `d7` has only
+ * `telemetry`), and a Map per node would triple the memory of each filter.
  */
 const SMALL_FANOUT = 4;
 
 /**
- * The (value, filter) pairs that end at one place of the trie, as two parallel
- * arrays. Buckets are replaced, never mutated, so a `match()` that is iterating
- * one is unaffected when its visitor adds or removes entries.
+ * The (value, filter) pairs that end at one place of the trie, flat: value,
+ * filter, value, filter, ... (one array per place rather than an object and
+ * two arrays). Buckets are replaced, never mutated, so a `match()` that is
+ * iterating one is unaffected when its visitor adds or removes entries.
  */
-interface Bucket<T> {
-  readonly values: readonly T[];
-  readonly filters: readonly string[];
-}
+type Bucket<T> = readonly (T | string)[];
 
 /** One level of the trie. */
 class Node<T> {
-  /** Children by literal level, created on first use. */
+  /** Children by literal level, when there are more than `SMALL_FANOUT`. */
   children: Map<string, Node<T>> | undefined = undefined;
-  /** The levels of `children` while there are at most `SMALL_FANOUT` of them. */
-  smallLevels: string[] | undefined = undefined;
-  /** The nodes of `children`, parallel to `smallLevels`. */
-  smallNodes: Node<T>[] | undefined = undefined;
+  /**
+   * The children while there are at most `SMALL_FANOUT` (and some), flat:
+   * level, node, level, node, ...
+   */
+  small: readonly (string | Node<T>)[] | undefined = undefined;
   /** The child for a `+` level. */
   plus: Node<T> | undefined = undefined;
   /** Filters that end at this node. */
@@ -44,22 +44,86 @@ class Node<T> {
   /** Filters that end with a `#` level directly below this node. */
   hash: Bucket<T> | undefined = undefined;
 
-  /** Refreshes `smallLevels`/`smallNodes` after `children` changed. */
-  childrenChanged(): void {
-    const children = this.children;
-    if (children !== undefined && children.size === 0) this.children = undefined;
-    if (this.children === undefined || this.children.size > SMALL_FANOUT) {
-      this.smallLevels = this.smallNodes = undefined;
-    } else {
-      this.smallLevels = [...this.children.keys()];
-      this.smallNodes = [...this.children.values()];
+  /** The child for the literal `level`, if any. */
+  child(level: string): Node<T> | undefined {
+    const small = this.small;
+    if (small !== undefined) {
+      for (let i = 0; i < small.length; i += 2) {
+        if (small[i] === level) return small[i + 1] as Node<T>;
+      }
+      return undefined;
     }
+    return this.children?.get(level);
+  }
+
+  /** Adds `node` as the child for the literal `level` (which it has not). */
+  addChild(level: string, node: Node<T>): void {
+    const children = this.children;
+    if (children !== undefined) {
+      children.set(level, node);
+      return;
+    }
+    const small = this.small;
+    if (small === undefined) {
+      this.small = [level, node];
+      return;
+    }
+    if (small.length < 2 * SMALL_FANOUT) {
+      // Replaced, not mutated, like buckets; concat() allocates the exact
+      // size where a spread or push() would reserve room for 16 more.
+      this.small = small.concat(level, node);
+      return;
+    }
+    const map = new Map<string, Node<T>>();
+    for (let i = 0; i < small.length; i += 2) map.set(small[i] as string, small[i + 1] as Node<T>);
+    map.set(level, node);
+    this.children = map;
+    this.small = undefined;
+  }
+
+  /** Removes the child for the literal `level`, if any. */
+  deleteChild(level: string): void {
+    const children = this.children;
+    if (children !== undefined) {
+      children.delete(level);
+      if (children.size <= SMALL_FANOUT) {
+        this.children = undefined;
+        if (children.size > 0) {
+          const small = new Array<string | Node<T>>(2 * children.size);
+          let i = 0;
+          for (const [level, node] of children) {
+            small[i++] = level;
+            small[i++] = node;
+          }
+          this.small = small;
+        }
+      }
+      return;
+    }
+    const small = this.small;
+    if (small === undefined) return;
+    for (let i = 0; i < small.length; i += 2) {
+      if (small[i] !== level) continue;
+      this.small = small.length === 2 ? undefined : without(small, i, 2);
+      return;
+    }
+  }
+
+  /** Every literal child. */
+  literalChildren(): Node<T>[] {
+    if (this.children !== undefined) return Array.from(this.children.values());
+    return (this.small ?? []).filter((_, i) => i % 2 === 1) as Node<T>[];
   }
 
   isEmpty(): boolean {
     return this.exact === undefined && this.hash === undefined && this.plus === undefined &&
-      this.children === undefined;
+      this.children === undefined && this.small === undefined;
   }
+}
+
+/** A copy of `array` without `count` items at `index`, at its exact size (see `addChild`). */
+function without<E>(array: readonly E[], index: number, count: number): E[] {
+  return array.slice(0, index).concat(array.slice(index + count));
 }
 
 /** SameValueZero, the equality of `Set` and `Map` keys. */
@@ -67,17 +131,16 @@ function sameValueZero(a: unknown, b: unknown): boolean {
   return a === b || (a !== a && b !== b);
 }
 
+/** The index of the pair in `bucket` (of its value), or -1. */
 function indexOfPair<T>(bucket: Bucket<T>, value: T, filter: string): number {
-  const { values, filters } = bucket;
-  for (let i = 0; i < values.length; i++) {
-    if (filters[i] === filter && sameValueZero(values[i], value)) return i;
+  for (let i = 0; i < bucket.length; i += 2) {
+    if (bucket[i + 1] === filter && sameValueZero(bucket[i], value)) return i;
   }
   return -1;
 }
 
 function emit<T>(bucket: Bucket<T>, visit: (value: T, filter: string) => void): void {
-  const { values, filters } = bucket;
-  for (let i = 0; i < values.length; i++) visit(values[i], filters[i]);
+  for (let i = 0; i < bucket.length; i += 2) visit(bucket[i] as T, bucket[i + 1] as string);
 }
 
 /** The child of `node` for the topic level `topic[start, end)`, if any. */
@@ -87,12 +150,12 @@ function childFor<T>(
   start: number,
   end: number,
 ): Node<T> | undefined {
-  const levels = node.smallLevels;
-  if (levels !== undefined) {
+  const small = node.small;
+  if (small !== undefined) {
     const width = end - start;
-    for (let i = 0; i < levels.length; i++) {
-      const level = levels[i];
-      if (level.length === width && topic.startsWith(level, start)) return node.smallNodes![i];
+    for (let i = 0; i < small.length; i += 2) {
+      const level = small[i] as string;
+      if (level.length === width && topic.startsWith(level, start)) return small[i + 1] as Node<T>;
     }
     return undefined;
   }
@@ -198,9 +261,7 @@ export class TopicTrie<T> {
       const count = (node: Node<unknown>): number => {
         let n = 1;
         if (node.plus !== undefined) n += count(node.plus);
-        if (node.children !== undefined) {
-          for (const child of node.children.values()) n += count(child);
-        }
+        for (const child of node.literalChildren()) n += count(child);
         return n;
       };
       return count(trie.#root);
@@ -296,7 +357,7 @@ export class TopicTrie<T> {
     let node = this.#root;
     for (let i = 0; i < depth; i++) {
       const level = levels[i];
-      const next = level === "+" ? node.plus : node.children?.get(level);
+      const next = level === "+" ? node.plus : node.child(level);
       if (next === undefined) return false;
       path.push(next);
       node = next;
@@ -305,10 +366,7 @@ export class TopicTrie<T> {
     if (bucket === undefined) return false;
     const index = indexOfPair(bucket, value, filter);
     if (index < 0) return false;
-    const remaining = bucket.values.length === 1 ? undefined : {
-      values: bucket.values.filter((_, i) => i !== index),
-      filters: bucket.filters.filter((_, i) => i !== index),
-    };
+    const remaining = bucket.length === 2 ? undefined : without(bucket, index, 2);
     if (isHash) node.hash = remaining;
     else node.exact = remaining;
     this.#size--;
@@ -318,9 +376,8 @@ export class TopicTrie<T> {
       const level = levels[i - 1];
       if (level === "+") {
         parent.plus = undefined;
-      } else if (parent.children !== undefined) {
-        parent.children.delete(level);
-        parent.childrenChanged();
+      } else {
+        parent.deleteChild(level);
       }
     }
     return true;
@@ -414,12 +471,10 @@ export class TopicTrie<T> {
 
   #childOrNew(node: Node<T>, level: string): Node<T> {
     if (level === "+") return node.plus ??= new Node();
-    node.children ??= new Map();
-    let child = node.children.get(level);
+    let child = node.child(level);
     if (child === undefined) {
       child = new Node();
-      node.children.set(level, child);
-      node.childrenChanged();
+      node.addChild(level, child);
     }
     return child;
   }
@@ -427,11 +482,12 @@ export class TopicTrie<T> {
   #inserted(bucket: Bucket<T> | undefined, value: T, filter: string): Bucket<T> {
     if (bucket === undefined) {
       this.#size++;
-      return { values: [value], filters: [filter] };
+      return [value, filter];
     }
     if (indexOfPair(bucket, value, filter) >= 0) return bucket;
     this.#size++;
-    return { values: [...bucket.values, value], filters: [...bucket.filters, filter] };
+    // concat() adds the pair's two items (a value that is an array stays one item).
+    return bucket.concat([value, filter]);
   }
 }
 

@@ -872,6 +872,37 @@ add(
 );
 
 add(
+  "Client routes by subscription identifier when one SUBSCRIBE carried many filters",
+  async () => {
+    await using t = await start({ autoAckSubscribe: true });
+    // More filters under one identifier than the client tests one by one.
+    const many = Array.from({ length: 40 }, (_, i) => `w/${i}/+`);
+    const a = await t.client.subscribeQueue([...many, "w/x/#"]);
+    const b = await t.client.subscribeQueue(["w/#"]);
+    const [ida, idb] = t.conn.all(PacketType.Subscribe).map((s) =>
+      s.properties?.subscriptionIdentifier
+    );
+    assert.ok(ida !== undefined && idb !== undefined && ida !== idb);
+    const send = (topic: string, subIds: number[]) =>
+      t.conn.send(inbound(topic, topic, { properties: { subscriptionIdentifiers: subIds } }));
+    send("w/7/t", [ida]); // a's w/7/+ matches; b's w/# too, but the broker named only a
+    send("w/7/t", [idb]);
+    send("w/x/y/z", [ida, idb]); // one copy for both
+    send("w/none", [ida]); // no filter of a matches: nothing for a
+    send("w/end", [idb]);
+    const got = async (sub: typeof a, n: number) => {
+      const topics: string[] = [];
+      for (let i = 0; i < n; i++) topics.push((await nextMessage(sub)).topic);
+      return topics;
+    };
+    assert.deepEqual(await got(b, 3), ["w/7/t", "w/x/y/z", "w/end"]);
+    await settle();
+    assert.deepEqual(await got(a, 2), ["w/7/t", "w/x/y/z"]);
+    assert.equal(a.queue.length + b.queue.length, 0, "one copy per subscription named");
+  },
+);
+
+add(
   "Client sends one SUBSCRIBE for a filter subscribed twice and UNSUBSCRIBE only when the last holder leaves",
   async () => {
     await using t = await start({ autoAckSubscribe: true, autoAckUnsubscribe: true });

@@ -621,6 +621,38 @@ export const trieBehaviours: TrieBehaviour[] = [
     },
   },
   {
+    title: "keeps matching while a node's children grow past the in-place scan and shrink back",
+    run(check) {
+      const trie = new TopicTrie<number>();
+      const levels = Array.from({ length: 9 }, (_, i) => `d${i}`);
+      const live = new Set<number>();
+      const expectAll = (stage: string) => {
+        for (let i = 0; i < levels.length; i++) {
+          const expected = live.has(i) ? [`${i} s/${levels[i]}/t`] : [];
+          check.equal(visits(trie, `s/${levels[i]}/t`), expected, `${stage}: s/${levels[i]}/t`);
+        }
+      };
+      // Grow one at a time past 4 children, then shrink in another order, then grow again.
+      for (let i = 0; i < levels.length; i++) {
+        trie.add(`s/${levels[i]}/t`, i);
+        live.add(i);
+        expectAll(`after adding ${i}`);
+      }
+      for (const i of [4, 0, 8, 2, 6, 1]) {
+        check.equal(trie.remove(`s/${levels[i]}/t`, i), true);
+        live.delete(i);
+        expectAll(`after removing ${i}`);
+      }
+      for (const i of [0, 1, 2, 4]) {
+        trie.add(`s/${levels[i]}/t`, i);
+        live.add(i);
+        expectAll(`after adding ${i} again`);
+      }
+      for (const i of [...live]) trie.remove(`s/${levels[i]}/t`, i);
+      check.equal(_nodeCount(trie), 1, "everything pruned");
+    },
+  },
+  {
     title: "clear() removes everything",
     run(check) {
       const trie = new TopicTrie<number>();
