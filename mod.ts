@@ -40,9 +40,13 @@
  */
 
 import { setDefaultDial } from "./src/client/default_dial.ts";
+import { setUnixPathCheck } from "./src/client/options.ts";
+import { unixSocketPath } from "./src/transport/_endpoint.ts";
 
 // A client without `dial` uses this runtime's transport (Deno, Bun or Node), loaded on
 // first use. The web entry (web.ts) registers none.
 setDefaultDial(() => import("./src/transport/mod.ts").then((m) => m.autoDial));
+// unix:///path broker URLs: the runtime transports dial them (the web entry has none).
+setUnixPathCheck(unixSocketPath);
 
 export * from "./src/api.ts";

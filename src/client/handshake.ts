@@ -16,7 +16,6 @@ import { packetLength } from "../wire/encode.ts";
 import * as PacketType from "../wire/_packet_type.ts";
 import type { ConnackPacket, ConnectPacket, DisconnectPacket, QoS } from "../wire/types.ts";
 import type { DialFunc } from "../transport/types.ts";
-import { unixSocketPath } from "../transport/_endpoint.ts";
 import { defaultDial } from "./default_dial.ts";
 import type { Core } from "./core.ts";
 import * as ClientState from "./_client_state.ts";
@@ -31,7 +30,9 @@ const EMPTY = new Uint8Array(0);
 
 /** How messages name the broker: `host:port`, or a Unix socket's path (never the URL). */
 function peerName(url: URL): string {
-  return url.protocol === "unix:" ? unixSocketPath(url) : `${url.hostname}:${url.port}`;
+  return url.protocol === "unix:"
+    ? decodeURIComponent(url.pathname)
+    : `${url.hostname}:${url.port}`;
 }
 
 /**
@@ -374,6 +375,6 @@ export class Handshake {
         new MqttError("timeout", `no PINGRESP within ${pingTimeout} ms`),
         false,
       );
-    });
+    }, () => link.writer.trim());
   }
 }

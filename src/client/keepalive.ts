@@ -161,13 +161,20 @@ export class KeepAlive {
    * @param keepAliveSeconds The keep alive in effect (0: none, nothing starts).
    * @param paused Whether reading is paused now.
    * @param act Carries out a tick's action.
+   * @param onTick Runs on every tick first (the writer gives idle buffers back).
    */
-  start(keepAliveSeconds: number, paused: () => boolean, act: (a: KeepAliveAction) => void): void {
+  start(
+    keepAliveSeconds: number,
+    paused: () => boolean,
+    act: (a: KeepAliveAction) => void,
+    onTick?: () => void,
+  ): void {
     if (keepAliveSeconds === 0) return;
     const ka = keepAliveSeconds * 1000;
     const every = this.#every = Math.max(10, Math.min(ka / 4, this.#pingTimeoutMs / 2, 1000));
     this.#lastTick = this.#clock.now();
     this.#stop = this.#clock.every(every, () => {
+      onTick?.();
       const a = this.tick(ka, paused());
       if (a !== KeepAliveAction.None) act(a);
     });

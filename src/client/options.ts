@@ -6,7 +6,23 @@
 
 import { checkEnum as checkArg, checkInt } from "../_internal/args.ts";
 import { MqttError } from "../errors.ts";
-import { UNIX_SCHEME, unixSocketPath } from "../transport/_endpoint.ts";
+
+/**
+ * Checks a `unix:` broker URL and returns its socket path: installed by the
+ * runtime entry (mod.ts), whose transports dial Unix sockets. The web entry
+ * has none, and leaves the check out of a browser bundle.
+ */
+let unixPath: ((url: URL, subject: string) => string) | undefined;
+
+/**
+ * Installs the check of `unix:` broker URLs (mod.ts installs
+ * `unixSocketPath` of src/transport/_endpoint.ts).
+ *
+ * @param check Returns the socket path, or throws a TypeError naming the rule broken.
+ */
+export function setUnixPathCheck(check: (url: URL, subject: string) => string): void {
+  unixPath = check;
+}
 import type { DialFunc, TlsOptions } from "../transport/types.ts";
 import type { QoS, UserProperty, WillProperties } from "../wire/types.ts";
 import { topicNameError } from "../topic/validate.ts";
@@ -285,7 +301,9 @@ export interface ClientOptions {
   writeOverflowPolicy?: WriteOverflowPolicy;
   /**
    * Most packets coalesced into one socket write; 0 = as many as fit in the
-   * writer's buffer (64 KiB, or 256 KiB once packets of 4 KiB or more are sent).
+   * writer's buffer (2 KiB while little is sent, 64 KiB once a buffer fills up,
+   * 256 KiB once packets of 4 KiB or more are sent; given back after a
+   * keep-alive tick without traffic).
    *
    * @default {0}
    */
@@ -613,9 +631,17 @@ export function parseBrokerUrl(raw: unknown, hasDial: boolean): URL {
   } catch (cause) {
     parseError = cause;
   }
-  if (url?.protocol === UNIX_SCHEME) {
+  if (url?.protocol === "unix:") {
+    if (unixPath === undefined) {
+      throw new MqttError(
+        "invalid-broker-url",
+        `broker URL "${
+          redact(raw)
+        }": Unix sockets need a runtime transport: import Client from @mqttv5/client (Deno, Bun, Node), not /web`,
+      );
+    }
     try {
-      unixSocketPath(url, `broker URL "${redact(raw)}"`);
+      unixPath(url, `broker URL "${redact(raw)}"`);
     } catch (err) {
       throw new MqttError("invalid-broker-url", (err as Error).message);
     }

@@ -13,7 +13,13 @@ import { encodePacket, encodePacketInto } from "../wire/encode.ts";
 import type { Packet } from "../wire/types.ts";
 import type { Connection } from "../transport/types.ts";
 
-/** Scratch buffer size while packets are small. */
+/**
+ * Scratch buffer size of a connection that sends little: an idle connection
+ * holds at most one buffer of this size (none once {@linkcode Writer.trim}
+ * found it idle).
+ */
+const SCRATCH_SMALL = 2 * 1024;
+/** Scratch buffer size once packets queue faster than they leave (a buffer filled up). */
 const SCRATCH = 64 * 1024;
 /**
  * Scratch buffer size once a packet of {@linkcode BIG_PACKET} bytes or more
@@ -42,6 +48,8 @@ interface Waiter {
   reject: (e: Error) => void;
 }
 
+const EMPTY = new Uint8Array(0);
+
 function waiter(upTo: number): Waiter {
   let resolve!: () => void;
   let reject!: (e: Error) => void;
@@ -60,11 +68,17 @@ export class Writer {
   #queueSize: number;
   #onError: (err: Error) => void;
 
-  /** Current scratch size: {@linkcode SCRATCH}, or {@linkcode SCRATCH_BIG} once large packets flow. */
-  #size = SCRATCH;
-  #buf: Uint8Array = new Uint8Array(SCRATCH);
+  /**
+   * Current scratch size: {@linkcode SCRATCH_SMALL}, {@linkcode SCRATCH} once a
+   * buffer filled up, or {@linkcode SCRATCH_BIG} once large packets flow.
+   */
+  #size = SCRATCH_SMALL;
+  /** Where packets are encoded; empty until something is sent (taken lazily). */
+  #buf: Uint8Array = EMPTY;
   /** Scratch buffers whose write completed, ready for reuse (large payloads seal often). */
-  #free: Uint8Array[] = [new Uint8Array(SCRATCH)];
+  #free: Uint8Array[] = [];
+  /** `#appended` at the last {@linkcode Writer.trim}: unchanged means idle since. */
+  #trimMark = -1;
   #used = 0;
   #bufPackets = 0;
   /** Sealed chunks (full buffers, large packets) waiting in order, before #buf. */
@@ -125,10 +139,7 @@ export class Writer {
     if (this.#error !== null || this.#ended) return;
     let n = encodePacketInto(packet, this.#buf, this.#used);
     if (n < 0 || this.#bufPackets >= this.#batchLimit) {
-      if (-n >= BIG_PACKET && this.#size === SCRATCH) {
-        this.#size = SCRATCH_BIG;
-        this.#free.length = 0;
-      }
+      if (n < 0) this.#grow(-n);
       this.#seal();
       // An empty buffer is not sealed: replace it when it is smaller than the current size.
       if (this.#buf.length < this.#size) this.#buf = this.#take();
@@ -150,7 +161,9 @@ export class Writer {
   sendBytes(bytes: Uint8Array): void {
     if (this.#error !== null || this.#ended) return;
     if (this.#used + bytes.length > this.#buf.length || this.#bufPackets >= this.#batchLimit) {
+      if (this.#used + bytes.length > this.#buf.length) this.#grow(bytes.length);
       this.#seal();
+      if (this.#buf.length < this.#size) this.#buf = this.#take();
     }
     this.#buf.set(bytes, this.#used);
     this.#used += bytes.length;
@@ -195,6 +208,50 @@ export class Writer {
     for (const w of this.#spaceWaiters) w.reject(err);
     this.#flushWaiters = [];
     this.#spaceWaiters = [];
+  }
+
+  /**
+   * Gives the scratch buffers back when nothing was queued since the last
+   * call and nothing waits: called on each keep-alive tick, so a connection
+   * idle for a tick holds no buffer, and the next packet starts small again.
+   * A steady stream keeps its buffers (something was queued since).
+   *
+   * @returns Whether the buffers were released.
+   */
+  trim(): boolean {
+    const mark = this.#trimMark;
+    this.#trimMark = this.#appended;
+    if (mark !== this.#appended || this.#flushing || this.#scheduled || this.#used > 0) {
+      return false;
+    }
+    if (this.#sealedHead < this.#sealed.length) return false;
+    this.#buf = EMPTY;
+    this.#free.length = 0;
+    this.#size = SCRATCH_SMALL;
+    return true;
+  }
+
+  /** Bytes of scratch buffer this writer holds while idle (the current and the free ones). */
+  get retainedBytes(): number {
+    let n = this.#buf.byteLength;
+    for (const b of this.#free) n += b.byteLength;
+    return n;
+  }
+
+  /**
+   * A packet of `need` bytes did not fit: a full buffer or a packet larger
+   * than the buffers means traffic needs larger ones.
+   */
+  #grow(need: number): void {
+    const size = need >= BIG_PACKET
+      ? SCRATCH_BIG
+      : this.#used > 0 || need > this.#size
+      ? SCRATCH
+      : this.#size;
+    if (size > this.#size) {
+      this.#size = size;
+      this.#free.length = 0;
+    }
   }
 
   #count(bytes: number): void {
@@ -259,7 +316,9 @@ export class Writer {
           // A publisher awaiting each publish adds one packet per microtask hop. Wait a
           // couple of hops at a time while packets keep arriving (bounded), so they leave
           // in one write instead of one write each; a lone packet waits two hops only.
-          for (let spins = 0; spins < MAX_SPINS && 2 * this.#used < this.#size; spins++) {
+          // (Small buffers spin as long as 64 KiB ones: a stream then fills one and grows.)
+          const spinBytes = this.#size < SCRATCH ? SCRATCH : this.#size;
+          for (let spins = 0; spins < MAX_SPINS && 2 * this.#used < spinBytes; spins++) {
             const before = this.#appended;
             await null;
             await null;
@@ -270,7 +329,9 @@ export class Writer {
           chunk = this.#buf.subarray(0, this.#used);
           count = this.#bufPackets;
           recycle = this.#buf;
-          this.#buf = this.#take();
+          // A free buffer if there is one; else the next packet takes one (an idle
+          // connection then holds a single buffer, the one being written).
+          this.#buf = this.#free.pop() ?? EMPTY;
           this.#used = 0;
           this.#bufPackets = 0;
         } else {

@@ -39,7 +39,11 @@ export const MAX_PACKET_ID = 65535;
  * ```
  */
 export class PacketIds {
-  #used = new Uint8Array(MAX_PACKET_ID + 1);
+  /**
+   * One bit per identifier, grown on demand: a client that only ever used a
+   * few identifiers holds a few words, not a 64 Ki table (8 KiB at most).
+   */
+  #used = new Int32Array(4);
   #next = 1;
   #inUse = 0;
 
@@ -55,11 +59,9 @@ export class PacketIds {
    */
   alloc(): number {
     if (this.#inUse >= MAX_PACKET_ID) return 0;
-    const used = this.#used;
     let id = this.#next;
-    while (used[id] !== 0) id = id === MAX_PACKET_ID ? 1 : id + 1;
-    used[id] = 1;
-    this.#inUse++;
+    while (this.#taken(id)) id = id === MAX_PACKET_ID ? 1 : id + 1;
+    this.#set(id);
     this.#next = id === MAX_PACKET_ID ? 1 : id + 1;
     return id;
   }
@@ -71,9 +73,8 @@ export class PacketIds {
    * @returns Whether it was free (and is now taken).
    */
   claim(id: number): boolean {
-    if (id < 1 || id > MAX_PACKET_ID || this.#used[id] !== 0) return false;
-    this.#used[id] = 1;
-    this.#inUse++;
+    if (!(id >= 1 && id <= MAX_PACKET_ID) || id !== Math.floor(id) || this.has(id)) return false;
+    this.#set(id);
     return true;
   }
 
@@ -84,7 +85,7 @@ export class PacketIds {
    * @returns True when taken.
    */
   has(id: number): boolean {
-    return this.#used[id] === 1;
+    return id === (id | 0) && id > 0 && this.#taken(id);
   }
 
   /**
@@ -93,8 +94,28 @@ export class PacketIds {
    * @param id The identifier.
    */
   free(id: number): void {
-    if (this.#used[id] !== 1) return; // free, or never an identifier (0, 65536, undefined)
-    this.#used[id] = 0;
+    if (!this.has(id)) return; // free, or never an identifier (0, 65536, undefined)
+    this.#used[id >>> 5] &= ~(1 << (id & 31));
     this.#inUse--;
+  }
+
+  /** Whether the bit of `id` (an integer 1..65535) is set. */
+  #taken(id: number): boolean {
+    const w = id >>> 5;
+    return w < this.#used.length && (this.#used[w] & (1 << (id & 31))) !== 0;
+  }
+
+  #set(id: number): void {
+    const w = id >>> 5;
+    if (w >= this.#used.length) {
+      // Doubling, up to the 2048 words that cover 1..65535.
+      let size = this.#used.length * 2;
+      while (size <= w) size *= 2;
+      const grown = new Int32Array(Math.min(size, (MAX_PACKET_ID >>> 5) + 1));
+      grown.set(this.#used);
+      this.#used = grown;
+    }
+    this.#used[w] |= 1 << (id & 31);
+    this.#inUse++;
   }
 }

@@ -53,10 +53,21 @@ import type { Connection, DialFunc, DialOptions, TlsOptions } from "./types.ts";
 
 export type { Connection, DialFunc, DialOptions, TlsOptions } from "./types.ts";
 
-/** Size of each read slab. Chunks are views into it; it is never written twice. */
+/** Size of each read slab while data streams in. Chunks are views into it; it is never written twice. */
 const SLAB_SIZE = 64 * 1024;
 /** A fresh slab is taken when less than this much is left at the tail. */
 const MIN_READ = 8 * 1024;
+/**
+ * Size of a read slab while little arrives: an idle connection's pending read
+ * holds one of these, not 64 KiB. A read that fills its space switches to
+ * {@linkcode SLAB_SIZE} slabs; one that brings less than
+ * {@linkcode SMALL_READ} bytes switches back.
+ */
+const SLAB_SMALL = 2 * 1024;
+/** A fresh small slab is taken when less than this much is left at its tail. */
+const MIN_READ_SMALL = 256;
+/** A read this short on a large slab means traffic is light: read into small slabs again. */
+const SMALL_READ = 1024;
 
 function closeQuietly(conn: Deno.Conn): void {
   try {
@@ -78,10 +89,11 @@ function closeQuietly(conn: Deno.Conn): void {
  * documentation). Deno adds `caCerts` to its root store rather than replacing
  * it.
  *
- * Reading fills 64 KiB slabs front to back and hands out `subarray` views, so
- * a chunk is never overwritten once delivered (a chunk kept by the client
- * keeps its slab alive). `pause()` stops the read loop from calling
- * `conn.read` (a read already in flight keeps its chunk until `resume()`),
+ * Reading fills slabs front to back and hands out `subarray` views, so a
+ * chunk is never overwritten once delivered (a chunk kept by the client keeps
+ * its slab alive): 2 KiB slabs while little arrives (an idle connection's
+ * pending read holds no more), 64 KiB ones once a read fills its slab.
+ * `pause()` stops the read loop from calling `conn.read` (a read already in flight keeps its chunk until `resume()`),
  * so the kernel's receive buffer fills and TCP slows the broker. `write`
  * loops until `conn.write` has taken every byte. `close` closes the socket at
  * once. Once resolved, the connection no longer listens to `options.signal`.
@@ -281,21 +293,32 @@ class DenoConnection implements Connection {
   }
 
   async #readLoop(onData: (chunk: Uint8Array) => void): Promise<void> {
-    let slab = new Uint8Array(SLAB_SIZE);
+    let slab = new Uint8Array(SLAB_SMALL);
     let offset = 0;
     let error: Error | undefined;
     try {
       while (true) {
         if (this.#gate.paused) await this.#gate.wait(() => this.#closed);
         if (this.#closed) break;
-        if (slab.length - offset < MIN_READ) {
-          slab = new Uint8Array(SLAB_SIZE);
+        const big = slab.length === SLAB_SIZE;
+        if (slab.length - offset < (big ? MIN_READ : MIN_READ_SMALL)) {
+          slab = new Uint8Array(big ? SLAB_SIZE : SLAB_SMALL);
           offset = 0;
         }
+        const space = slab.length - offset;
         const n = await this.#conn.read(slab.subarray(offset));
         if (n === null || this.#closed) break;
         const chunk = slab.subarray(offset, offset + n);
         offset += n;
+        if (n === space && !big) {
+          // More may be waiting: read on into large slabs.
+          slab = new Uint8Array(SLAB_SIZE);
+          offset = 0;
+        } else if (n < SMALL_READ && big) {
+          // Light traffic: the next read (perhaps a long wait) holds a small slab.
+          slab = new Uint8Array(SLAB_SMALL);
+          offset = 0;
+        }
         // A read in flight when pause() was called: its chunk waits for resume().
         if (this.#gate.paused) await this.#gate.wait(() => this.#closed);
         if (this.#closed) break;

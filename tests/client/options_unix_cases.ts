@@ -10,6 +10,8 @@
 import assert from "node:assert/strict";
 import { MqttError } from "../../src/errors.ts";
 import { isTlsUrl, parseBrokerUrl, resolveOptions } from "../../src/client/options.ts";
+// The runtime entry installs the check of unix: URLs (the web entry has no Unix transport).
+import "../../mod.ts";
 
 /** One case, run by either test runner. */
 export interface OptionsUnixCase {

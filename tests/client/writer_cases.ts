@@ -184,4 +184,55 @@ export const writerCases: { name: string; fn: () => Promise<void> }[] = [
       assert.ok(whole <= 2, `${whole} of ${backing.length} writes held a 256 KiB buffer`);
     },
   },
+  {
+    name: "Writer holds no scratch buffer before its first packet, and one small one after a few",
+    fn: async () => {
+      const { conn, writes, backing } = recorder();
+      const w = writer(conn, 0, 100_000);
+      assert.equal(w.retainedBytes, 0);
+      w.send({ type: 8, packetId: 1, filters: [{ topic: "a/b", qos: 0 }], properties: {} });
+      w.sendBytes(new Uint8Array([0xc0, 0x00]));
+      await w.flushed();
+      assert.deepEqual(decodeAll(writes).map((p) => p.type), [8, 12]);
+      assert.ok(backing[0] <= 2 * 1024, `the first write came from a ${backing[0]} byte buffer`);
+      assert.ok(w.retainedBytes <= 2 * 1024, `idle writer holds ${w.retainedBytes} bytes`);
+    },
+  },
+  {
+    name: "Writer.trim() gives the buffers of a stream back once a tick passed without traffic",
+    fn: async () => {
+      const { conn, writes } = recorder();
+      const w = writer(conn, 0, 100_000);
+      for (let i = 0; i < 3000; i++) w.send(publish(i, 100));
+      w.send(publish(3000, 64 * 1024)); // and 256 KiB buffers
+      await w.flushed();
+      assert.ok(w.retainedBytes >= 64 * 1024, `a stream kept ${w.retainedBytes} bytes`);
+      // The tick during the stream: traffic since the last one, buffers kept.
+      assert.equal(w.trim(), false);
+      assert.ok(w.retainedBytes >= 64 * 1024);
+      // A tick with nothing sent since: given back.
+      assert.equal(w.trim(), true);
+      assert.equal(w.retainedBytes, 0);
+      // The next packet starts small and arrives intact.
+      w.send(publish(3001, 10));
+      await w.flushed();
+      const got = decodeAll(writes) as PublishPacket[];
+      assert.equal(got.length, 3002);
+      assert.deepEqual(got[3001].payload, publish(3001, 10).payload);
+      assert.ok(w.retainedBytes <= 2 * 1024, `${w.retainedBytes} bytes after one small packet`);
+    },
+  },
+  {
+    name: "Writer.trim() keeps the buffers while packets wait to be written",
+    fn: async () => {
+      const { conn, writes } = recorder();
+      const w = writer(conn, 0, 100_000);
+      w.trim();
+      for (let i = 0; i < 2000; i++) w.send(publish(i, 100));
+      assert.equal(w.trim(), false); // queued since the last tick
+      assert.equal(w.trim(), false); // still being written
+      await w.flushed();
+      assert.equal(decodeAll(writes).length, 2000);
+    },
+  },
 ];

@@ -132,3 +132,16 @@ add(
     }
   },
 );
+
+add("PacketIds.claim() of a high id on a fresh table, then alloc() and free() around it", () => {
+  const ids = new PacketIds();
+  assert.equal(ids.claim(65535), true);
+  assert.equal(ids.has(65535), true);
+  assert.equal(ids.has(65534), false);
+  assert.equal(ids.has(1.5), false);
+  assert.equal(ids.claim(40000.5), false);
+  assert.equal(ids.alloc(), 1);
+  ids.free(65535);
+  assert.equal(ids.has(65535), false);
+  assert.equal(ids.inUse, 1);
+});

@@ -63,3 +63,18 @@ export async function dialWithHeaders(broker: string): Promise<{ name: string; m
   }
   throw new Error("a dial with headers went through");
 }
+
+/**
+ * Makes a Client for a `unix:` broker URL, which the web entry cannot dial.
+ *
+ * @returns The error's name, code and message.
+ */
+export function unixBroker(): { name: string; code: string; message: string } {
+  try {
+    new Client({ broker: "unix:///run/mosquitto/mqtt.sock", dial: wsDial() });
+  } catch (err) {
+    const e = err as { name: string; code: string; message: string };
+    return { name: e.name, code: e.code, message: e.message };
+  }
+  throw new Error("a web Client took a unix: broker URL");
+}

@@ -88,6 +88,14 @@ async function checkPlainDialError(b: Bundle): Promise<void> {
     dialWithHeaders(broker: string): Promise<{ name: string; message: string }>;
   }).dialWithHeaders(`ws://127.0.0.1:${port}/mqtt`);
   assert.equal(headers.name, "TypeError", headers.message);
+  const unix = (mod as unknown as {
+    unixBroker(): { name: string; code: string; message: string };
+  }).unixBroker();
+  assert.equal(unix.code, "invalid-broker-url", unix.message);
+  assert.match(
+    unix.message,
+    /Unix sockets need a runtime transport: import Client from @mqttv5\/client/,
+  );
   assert.match(headers.message, /headers.*@mqttv5\/client\/transport\/ws/);
 }
 
