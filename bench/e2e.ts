@@ -9,9 +9,20 @@
 // Without --host it starts its own mosquitto on a free loopback port and stops
 // it at the end. Each run prints one JSON line:
 //   {"client","scenario","runtime","n","pubRate","e2eRate","e2eMBps","lost","clientUsPerMsg", ...}
-// qos1-seq and rr-same-conn add latency percentiles per message in ms:
-//   "p50Ms","p90Ms","p99Ms","maxMs","over10Ms" (the count above 10 ms).
-// Other scenarios have none: with a window or at QoS 0 no single publish is waited for.
+// Latency percentiles per message in ms, with "latency" naming what was timed:
+//   "p50Ms","p90Ms","p99Ms","maxMs","over10Ms" (the count above 10 ms), "latency":
+//   qos1-seq      "publish->puback": every publish, call to PUBACK (one outstanding; raw too)
+//   rr-same-conn  "publish->message": every round trip, publish call to the message in hand
+//   qos0, qos1-pipe, qos2-pipe, big-qos0  "publish->receive": one message in 64 (LAT_EVERY)
+//                 carries its sequence number in its first 4 payload bytes (a copy of the
+//                 payload; the others start with 0xff), and the subscriber in the same
+//                 process takes the time from that publish call to its receipt. Under a
+//                 pipelined or QoS 0 stream this includes the queues (client, kernel,
+//                 broker) the stream builds: the latency a message sees at that load.
+//                 The raw writer's pre-encoded frames carry no stamp: no latency there.
+//   none in qos0-nosub (no receiver), receive-raw and receive-raw-iter (pre-encoded
+//   chunks written by this same process: no per-message send time), stall-heap (the
+//   messages are dropped by design).
 // `bench/e2e_run.ts` runs the matrix in fresh processes and prints the tables.
 // (`--no-lock` keeps Deno from recording `npm:mqtt` in deno.lock while `mqtt`
 // is not a devDependency; once it is, the bare `mqtt` import is used.)
@@ -37,6 +48,8 @@
 //   receive-raw-iter  the same through a subscribe() iterator (--buffer, default n: no drops)
 //   stall-heap   200k x 1 KiB QoS 0 into a subscribe() (buffer 64, drop-newest) nobody reads;
 //                heap growth
+//   conns        2k idle connections (--n), --window (100) connecting at a time, one subscription
+//                each: connect time, heap and RSS per connection, idle CPU (bench/_conns.ts)
 
 import process from "node:process";
 import { type ChildProcess, spawn } from "node:child_process";
@@ -57,6 +70,7 @@ import { join } from "node:path";
 import { Buffer } from "node:buffer";
 import { Client, type Message } from "../mod.ts";
 import { encodePacket } from "../src/wire/mod.ts";
+import { runConns } from "./_conns.ts";
 
 // ---------------------------------------------------------------------------
 // Runtime
@@ -198,7 +212,7 @@ function canConnect(port: number): Promise<boolean> {
  * client whose acks wait for the application then pays the delayed-ACK stall
  * (rr-same-conn) here as it does in production, instead of hiding it.
  */
-export async function startBroker(): Promise<Broker> {
+export async function startBroker(extraConf: string[] = []): Promise<Broker> {
   const dir = mkdtempSync(join(tmpdir(), "mqttv5-e2e-"));
   for (let attempt = 0; attempt < 5; attempt++) {
     const port = await freePort();
@@ -207,6 +221,7 @@ export async function startBroker(): Promise<Broker> {
       conf,
       [
         `listener ${port} 127.0.0.1`,
+        ...extraConf,
         "allow_anonymous true",
         "max_inflight_messages 1000",
         "max_queued_messages 1000000",
@@ -598,7 +613,7 @@ interface ScenarioDef {
   sub: boolean;
   /** End with a QoS 1 publish whose PUBACK proves the broker took everything. */
   fence?: boolean;
-  kind: "broker" | "receive-raw" | "receive-raw-iter" | "stall-heap" | "rr-same-conn";
+  kind: "broker" | "receive-raw" | "receive-raw-iter" | "stall-heap" | "rr-same-conn" | "conns";
   clients: ClientKind[];
 }
 
@@ -695,6 +710,16 @@ export const SCENARIOS: Record<string, ScenarioDef> = {
     kind: "stall-heap",
     clients: ["ours"],
   },
+  // n idle connections, one subscription each, --window at a time (bench/_conns.ts)
+  "conns": {
+    n: 2_000,
+    size: 0,
+    qos: 0,
+    window: 100,
+    sub: true,
+    kind: "conns",
+    clients: ["ours", "mqttjs"],
+  },
 };
 
 /** Parsed command line. */
@@ -758,6 +783,7 @@ async function mqttjsPublisher(url: string): Promise<Publisher> {
 /**
  * n publishes with at most `window` unresolved (a ring of promises; 1 = await each).
  * With `lat` (window 1 only) it records each publish's latency in ms: call to resolution.
+ * With `dl`, one publish in LAT_EVERY sends a stamped copy of the payload (publish->receive).
  */
 async function publishLoop(
   pub: Publisher,
@@ -767,8 +793,15 @@ async function publishLoop(
   n: number,
   window: number,
   lat?: Float64Array,
+  dl?: DeliveryLatency,
 ): Promise<void> {
   if (window <= 1) {
+    if (lat === undefined && dl !== undefined) {
+      for (let i = 0; i < n; i++) {
+        await pub.publish(topic, i % LAT_EVERY === 0 ? dl.stamp(payload, i) : payload, qos);
+      }
+      return;
+    }
     if (lat === undefined) {
       for (let i = 0; i < n; i++) await pub.publish(topic, payload, qos);
       return;
@@ -787,7 +820,11 @@ async function publishLoop(
   for (let i = 0; i < n; i++) {
     const k = i % window;
     if (i >= window) await ring[k];
-    ring[k] = pub.publish(topic, payload, qos);
+    ring[k] = pub.publish(
+      topic,
+      dl !== undefined && i % LAT_EVERY === 0 ? dl.stamp(payload, i) : payload,
+      qos,
+    );
   }
   await Promise.all(ring.slice(0, Math.min(n, window)));
 }
@@ -866,10 +903,17 @@ async function oursSubscriber(
   topic: string,
   qos: 0 | 1 | 2,
   counter: Counter,
+  dl?: DeliveryLatency,
 ): Promise<Subscriber> {
   const c = new Client({ broker: url });
   await c.connect();
-  await c.subscribeCallback([{ topic, qos }], (m: Message) => counter.hit(m.payload.length));
+  await c.subscribeCallback(
+    [{ topic, qos }],
+    dl === undefined ? (m: Message) => counter.hit(m.payload.length) : (m: Message) => {
+      dl.received(m.payload);
+      counter.hit(m.payload.length);
+    },
+  );
   return { close: () => c.disconnect() };
 }
 
@@ -878,9 +922,16 @@ async function mqttjsSubscriber(
   topic: string,
   qos: 0 | 1 | 2,
   counter: Counter,
+  dl?: DeliveryLatency,
 ): Promise<Subscriber> {
   const c = await mqttjsConnect(url);
-  c.on("message", (_t, payload) => counter.hit(payload.length));
+  c.on(
+    "message",
+    dl === undefined ? (_t, payload) => counter.hit(payload.length) : (_t, payload) => {
+      dl.received(payload);
+      counter.hit(payload.length);
+    },
+  );
   await c.subscribeAsync(topic, { qos });
   return { close: () => c.endAsync() };
 }
@@ -921,6 +972,44 @@ function payloadOf(size: number): Uint8Array {
 function round(v: number, digits = 0): number {
   const f = 10 ** digits;
   return Math.round(v * f) / f;
+}
+
+/** One message in LAT_EVERY is stamped for publish->receive latency. */
+const LAT_EVERY = 64;
+
+/**
+ * Publish->receive latency of a stream, sampled: message i with i % LAT_EVERY === 0
+ * is published as a copy of the payload with i in its first 4 bytes (the shared
+ * payload starts with 0xff: not stamped), and the time of its publish call is kept;
+ * the subscriber (same process, same clock) checks the first byte of each message.
+ */
+class DeliveryLatency {
+  readonly #sent: Float64Array;
+  readonly samples: Float64Array;
+  count = 0;
+  /** @param copy copies a payload (Buffer.from for MQTT.js, which may keep it until written). */
+  constructor(n: number, readonly copy: (p: Uint8Array) => Uint8Array) {
+    const k = Math.ceil(n / LAT_EVERY);
+    this.#sent = new Float64Array(k);
+    this.samples = new Float64Array(k);
+  }
+  /** Marks the shared payload as not stamped (first byte 0xff; sequence numbers stay < 2^24). */
+  static unmark(payload: Uint8Array): void {
+    payload.fill(0xff, 0, Math.min(4, payload.length));
+  }
+  stamp(payload: Uint8Array, i: number): Uint8Array {
+    const p = this.copy(payload);
+    writeSeq(p, i);
+    this.#sent[i / LAT_EVERY] = performance.now();
+    return p;
+  }
+  received(p: Uint8Array): void {
+    if (p.length < 4 || p[0] === 0xff) return;
+    const k = readSeq(p) / LAT_EVERY;
+    if (this.count < this.samples.length) {
+      this.samples[this.count++] = performance.now() - this.#sent[k];
+    }
+  }
 }
 
 /** Latency fields of a result: percentiles of the samples in ms. */
@@ -964,12 +1053,21 @@ async function runBrokerScenario(o: Options, host: string, port: number): Promis
   const topic = topicFor(o.scenario);
   const payload = o.client === "mqttjs" ? Buffer.from(payloadOf(o.size)) : payloadOf(o.size);
   const counter = new Counter(o.n);
+  // publish->receive, sampled, where a subscriber receives a stream (not qos1-seq, which
+  // times each publish to its PUBACK; not the raw writer's pre-encoded frames).
+  const dl = sc.sub && o.client !== "raw" && (sc.qos === 0 || o.window > 1)
+    ? new DeliveryLatency(
+      o.n,
+      o.client === "mqttjs" ? (p) => Buffer.from(p) : (p) => p.slice(),
+    )
+    : undefined;
+  if (dl !== undefined) DeliveryLatency.unmark(payload);
   let sub: Subscriber | undefined;
   if (sc.sub) {
     // The raw writer's messages are received by our client.
     sub = o.client === "mqttjs"
-      ? await mqttjsSubscriber(url, topic, sc.qos, counter)
-      : await oursSubscriber(url, topic, sc.qos, counter);
+      ? await mqttjsSubscriber(url, topic, sc.qos, counter, dl)
+      : await oursSubscriber(url, topic, sc.qos, counter, dl);
   }
   const raw = o.client === "raw" ? await rawPublisher(host, port) : undefined;
   const pub = raw !== undefined
@@ -989,7 +1087,7 @@ async function runBrokerScenario(o: Options, host: string, port: number): Promis
   const t0 = performance.now();
   if (raw !== undefined && sc.qos === 1) await raw.seq(topic, payload, o.n, lat);
   else if (raw !== undefined) await raw.run(topic, payload, o.n);
-  else await publishLoop(pub!, topic, payload, sc.qos, o.n, o.window, lat);
+  else await publishLoop(pub!, topic, payload, sc.qos, o.n, o.window, lat, dl);
   const tPub = performance.now();
   let tEnd = tPub;
   if (sc.fence) {
@@ -1025,7 +1123,10 @@ async function runBrokerScenario(o: Options, host: string, port: number): Promis
     size: o.size,
     window: o.window,
     ms: round(tEnd - t0, 1),
-    ...(lat !== undefined ? latencyStats(lat, o.n) : {}),
+    ...(lat !== undefined ? { latency: "publish->puback", ...latencyStats(lat, o.n) } : {}),
+    ...(dl !== undefined && dl.count > 0
+      ? { latency: "publish->receive", ...latencyStats(dl.samples, dl.count) }
+      : {}),
   };
 }
 
@@ -1498,6 +1599,7 @@ async function runRrSameConn(o: Options, host: string, port: number): Promise<Re
       : round(((b1 - b0) / ((tEnd - t0) / 1000)) * 100),
     size: o.size,
     warmup: o.warmup,
+    latency: "publish->message",
     ...latencyStats(lat, done),
     mismatched: progress.mismatched,
     ms: round(tEnd - t0, 1),
@@ -1575,6 +1677,7 @@ export function parseOptions(args: string[]): Options {
 export async function run(o: Options): Promise<Result> {
   const sc = SCENARIOS[o.scenario];
   if (sc.kind === "receive-raw" || sc.kind === "receive-raw-iter") return await runReceiveRaw(o);
+  if (sc.kind === "conns") return await runConns(o);
   let broker: Broker | undefined;
   let host = o.host;
   let port = o.port;
