@@ -8,34 +8,9 @@
 // dev dependencies (a Bun runtime plugin: onResolve does not see `npm:`
 // specifiers, onLoad does).
 import { test } from "bun:test";
+import { rewriteNpmSpecifiers } from "./_npm_specifiers.ts";
 
-// The part of Bun's plugin API used here, reached through globalThis (as
-// src/transport/bun.ts does) so that `deno check` needs no Bun typings.
-interface PluginBuild {
-  onLoad(
-    options: { filter: RegExp },
-    load: (args: { path: string }) => Promise<{ contents: string; loader: "ts" }>,
-  ): void;
-}
-interface BunRuntime {
-  plugin(plugin: { name: string; setup(build: PluginBuild): void }): void;
-  file(path: string): { text(): Promise<string> };
-}
-const Bun = (globalThis as unknown as { Bun: BunRuntime }).Bun;
-
-Bun.plugin({
-  name: "npm-specifiers",
-  setup(build) {
-    build.onLoad({ filter: /[\\/]src[\\/]codec[\\/]msgpack\.ts$/ }, async (args) => {
-      const source = await Bun.file(args.path).text();
-      const contents = source.replace(
-        /(["'])npm:((?:@[^/"']+\/)?[^@/"']+)(?:@[^/"']*)?(["'])/g,
-        "$1$2$3",
-      );
-      return { contents, loader: "ts" };
-    });
-  },
-});
+rewriteNpmSpecifiers("npm-specifiers", /[\\/]src[\\/]codec[\\/]msgpack\.ts$/);
 
 const { cases } = await import("../tests/codec/typed_cases.ts");
 
