@@ -32,6 +32,7 @@ import { FakeBroker, type FakeBrokerOptions, type ScriptConn } from "../_helpers
 import { forgedServerFinal, ScramServer } from "../_helpers/scram_server.ts";
 import { SCRAM_SHA_256, scramSha256 } from "../../examples/scram_auth.ts";
 import { delay, waitUntil, within } from "../_helpers/timing.ts";
+import { rejectsWith, track } from "../_helpers/settle.ts";
 
 /** One scenario. */
 export interface AuthCase {
@@ -52,37 +53,6 @@ const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 const USER = "alice";
 const PASSWORD = "wonder-SECRET-land";
-
-/** A promise whose outcome can be inspected synchronously; never unhandled. */
-interface Tracked<T> {
-  promise: Promise<T>;
-  readonly settled: boolean;
-}
-
-function track<T>(promise: Promise<T>): Tracked<T> {
-  const t = { promise, settled: false };
-  promise.then(() => t.settled = true, () => t.settled = true);
-  return t;
-}
-
-/** Asserts that `promise` rejects with an MqttError of `code` (and the given fields). */
-async function rejectsWith(
-  promise: Promise<unknown>,
-  code: string,
-  fields: Record<string, unknown> = {},
-): Promise<MqttError> {
-  let caught: unknown;
-  await assert.rejects(promise, (err: unknown) => {
-    caught = err;
-    return true;
-  });
-  assert.ok(caught instanceof MqttError, `expected an MqttError, got ${caught}`);
-  assert.equal(caught.code, code, `error code (message: ${caught.message})`);
-  for (const [k, v] of Object.entries(fields)) {
-    assert.deepEqual((caught as unknown as Record<string, unknown>)[k], v, `error field ${k}`);
-  }
-  return caught;
-}
 
 /** Whether `target` is `err` or on its `cause` chain. */
 function causedBy(err: unknown, target: unknown): boolean {

@@ -26,6 +26,7 @@ import {
 } from "../../src/wire/mod.ts";
 import { FakeBroker, type FakeBrokerOptions, type ScriptConn } from "../_helpers/fake_broker.ts";
 import { delay, waitUntil, within } from "../_helpers/timing.ts";
+import { rejectsWith, track } from "../_helpers/settle.ts";
 
 /** One scenario. */
 export interface ProtocolCase {
@@ -38,53 +39,6 @@ export interface ProtocolCase {
 
 const encoder = new TextEncoder();
 const quietLogger = { debug() {}, info() {}, warn() {}, error() {} };
-
-/** A promise whose outcome can be inspected synchronously; never unhandled. */
-interface Tracked<T> {
-  promise: Promise<T>;
-  readonly settled: boolean;
-  readonly value: T | undefined;
-  readonly error: unknown;
-}
-
-function track<T>(promise: Promise<T>): Tracked<T> {
-  const t = {
-    promise,
-    settled: false,
-    value: undefined as T | undefined,
-    error: undefined as unknown,
-  };
-  promise.then(
-    (v) => {
-      t.settled = true;
-      t.value = v;
-    },
-    (e) => {
-      t.settled = true;
-      t.error = e;
-    },
-  );
-  return t;
-}
-
-/** Asserts that `promise` rejects with an MqttError of `code` (and the given fields). */
-async function rejectsWith(
-  promise: Promise<unknown>,
-  code: string,
-  fields: Record<string, unknown> = {},
-): Promise<MqttError> {
-  let caught: unknown;
-  await assert.rejects(promise, (err: unknown) => {
-    caught = err;
-    return true;
-  });
-  assert.ok(caught instanceof MqttError, `expected an MqttError, got ${caught}`);
-  assert.equal(caught.code, code, `error code (message: ${caught.message})`);
-  for (const [k, v] of Object.entries(fields)) {
-    assert.deepEqual((caught as unknown as Record<string, unknown>)[k], v, `error field ${k}`);
-  }
-  return caught;
-}
 
 /** Asserts that `fn` throws an MqttError of `code`. */
 function throwsCode(fn: () => unknown, code: string, what: string): void {

@@ -11,7 +11,7 @@
 // bun-tests/request.test.ts (`bun test`) run these cases.
 
 import assert from "node:assert/strict";
-import { Client, type ClientOptions, type Message, MqttError } from "../../mod.ts";
+import { Client, type ClientOptions, type Message } from "../../mod.ts";
 import {
   type ConnectPacket,
   PacketType,
@@ -22,6 +22,7 @@ import {
 import { FakeBroker, type FakeBrokerOptions, type ScriptConn } from "../_helpers/fake_broker.ts";
 import { recordingLogger } from "../_helpers/clients.ts";
 import { waitUntil, within } from "../_helpers/timing.ts";
+import { rejectsWith as rejectsWithCode, track } from "../_helpers/settle.ts";
 
 /** One scenario. */
 export interface RequestCase {
@@ -37,48 +38,6 @@ const add = (name: string, fn: () => Promise<void>) => requestCases.push({ name,
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
-
-/** A promise whose outcome can be inspected synchronously; never unhandled. */
-interface Tracked<T> {
-  promise: Promise<T>;
-  settled: boolean;
-  value: T | undefined;
-  error: unknown;
-}
-
-function track<T>(promise: Promise<T>): Tracked<T> {
-  const t: Tracked<T> = { promise, settled: false, value: undefined, error: undefined };
-  promise.then(
-    (v) => {
-      t.settled = true;
-      t.value = v;
-    },
-    (e) => {
-      t.settled = true;
-      t.error = e;
-    },
-  );
-  return t;
-}
-
-/** Asserts that `promise` rejects with an MqttError of `code`. */
-async function rejectsWith(
-  promise: Promise<unknown>,
-  code: string,
-  fields: Record<string, unknown> = {},
-): Promise<MqttError> {
-  let caught: unknown;
-  await assert.rejects(within(promise, 2000, `rejection with ${code}`), (err: unknown) => {
-    caught = err;
-    return true;
-  });
-  assert.ok(caught instanceof MqttError, `expected an MqttError, got ${caught}`);
-  assert.equal(caught.code, code, `error code (message: ${caught.message})`);
-  for (const [k, v] of Object.entries(fields)) {
-    assert.deepEqual((caught as unknown as Record<string, unknown>)[k], v, `error field ${k}`);
-  }
-  return caught;
-}
 
 /** A PUBLISH from the broker. */
 function publish(
@@ -137,6 +96,10 @@ async function marker(client: Client, conn: ScriptConn, topic = "marker"): Promi
   await conn.waitFor((p) => p.type === PacketType.Publish && p.topic === topic, { what: topic });
   return conn.received.findIndex((p) => p.type === PacketType.Publish && p.topic === topic);
 }
+
+/** {@linkcode rejectsWithCode}, failing after 2 s instead of waiting for ever. */
+const rejectsWith = (p: Promise<unknown>, code: string, fields: Record<string, unknown> = {}) =>
+  rejectsWithCode(within(p, 2000, `rejection with ${code}`), code, fields);
 
 const hex = (b: Uint8Array | undefined) => [...(b ?? [])].map((x) => x.toString(16)).join(".");
 
