@@ -313,12 +313,14 @@ export class Link {
   }
 
   #nudge(): void {
-    if (--this.#nudgeHops > 0) {
+    // The application sent something meanwhile (its ACK rides along): done, no more hops.
+    const answered = this.writer.appended !== this.#rxMark;
+    if (!answered && --this.#nudgeHops > 0) {
       queueMicrotask(this.#nudgeTick);
       return;
     }
     this.#nudging = false;
-    if (this.closed || this.halted || this.writer.appended !== this.#rxMark) return;
+    if (answered || this.closed || this.halted) return;
     if (!this.#core.awaiting) return;
     this.nudgeBudget--;
     this.ping();
