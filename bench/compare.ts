@@ -120,18 +120,33 @@ interface Case {
   scenario: string;
   client: string;
   metrics: Metric[];
+  /** Messages per run (x --scale) instead of the scenario's count in N. */
+  n?: number;
+  /** More arguments for bench/e2e.ts. */
+  args?: string[];
 }
+
+const RR_METRICS: Metric[] = [
+  { key: "p50Ms", label: "p50 ms ↓", higherIsBetter: false, fmt: fmtMs },
+  { key: "p99Ms", label: "p99 ms ↓", higherIsBetter: false, fmt: fmtMs },
+  { key: "e2eRate", label: "round trips/s ↑", higherIsBetter: true, fmt: fmtRate },
+  { key: "clientUsPerMsg", label: "CPU µs/round trip ↓", higherIsBetter: false, fmt: fmtNum },
+];
 
 /**
  * Messages per run: the windows of e2e.ts's defaults (0.1-0.7 s here) are
- * short enough for start-up and JIT warm-up to move CPU/msg by 30%+.
+ * short enough for start-up and JIT warm-up to move CPU/msg by 30%+. The
+ * rr-same-conn rows measure 20,000 round trips after 2,000 unrecorded ones
+ * (at 5,000 after 20, a one-time warm-up of ~20 ms CPU read as 4-10% per
+ * round trip); what a new process pays in its first 2,000 round trips has its
+ * own row, `rr-same-conn iter, cold`.
  */
 const N: Record<string, number> = {
   "qos0-nosub": 600_000,
   "qos1-pipe": 200_000,
   "qos2-pipe": 60_000,
   "receive-raw": 3_000_000,
-  "rr-same-conn": 5_000,
+  "rr-same-conn": 20_000,
 };
 
 const CASES: Case[] = [
@@ -143,13 +158,17 @@ const CASES: Case[] = [
     label: `rr-same-conn ${shape}`,
     scenario: "rr-same-conn",
     client: `ours-${shape}`,
-    metrics: [
-      { key: "p50Ms", label: "p50 ms ↓", higherIsBetter: false, fmt: fmtMs },
-      { key: "p99Ms", label: "p99 ms ↓", higherIsBetter: false, fmt: fmtMs },
-      { key: "e2eRate", label: "round trips/s ↑", higherIsBetter: true, fmt: fmtRate },
-      { key: "clientUsPerMsg", label: "CPU µs/round trip ↓", higherIsBetter: false, fmt: fmtNum },
-    ],
+    metrics: RR_METRICS,
+    args: ["--warmup", "2000"],
   })),
+  {
+    label: "rr-same-conn iter, cold",
+    scenario: "rr-same-conn",
+    client: "ours-iter",
+    metrics: RR_METRICS,
+    n: 2_000,
+    args: ["--warmup", "1"],
+  },
 ];
 
 interface Row extends Partial<Result> {
@@ -706,7 +725,15 @@ async function main(): Promise<void> {
           for (const c of cases.filter((k) => k.scenario === scenario)) {
             for (let slot = 0; slot < 2; slot++) {
               const side = order[slot];
-              const args = ["--scenario", scenario, "--client", c.client, "--n", String(n)];
+              const args = [
+                "--scenario",
+                scenario,
+                "--client",
+                c.client,
+                "--n",
+                String(c.n === undefined ? n : Math.max(1, Math.round(c.n * scale))),
+                ...(c.args ?? []),
+              ];
               if (broker !== undefined) {
                 args.push(
                   "--host",
