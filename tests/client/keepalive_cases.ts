@@ -7,7 +7,7 @@
  */
 
 import assert from "node:assert/strict";
-import { type Clock, KeepAlive, KeepAliveAction } from "../../src/client/keepalive.ts";
+import { type Clock, KeepAlive, KeepAliveAction, systemClock } from "../../src/client/keepalive.ts";
 
 /** A clock the test moves by hand; `every` records the schedule and runs it on `advance`. */
 function fakeClock(): Clock & { t: number; advance(ms: number): void; timers: number } {
@@ -141,7 +141,7 @@ function hiddenPageWorstSilence(tellHidden: boolean): number {
 }
 
 /** The keep-alive cases. */
-export const keepAliveCases: { name: string; fn: () => void }[] = [
+export const keepAliveCases: { name: string; fn: () => void | Promise<void> }[] = [
   {
     name: "KeepAlive.tick() pings after keepAlive of silence in either direction, not before",
     fn() {
@@ -333,6 +333,59 @@ export const keepAliveCases: { name: string; fn: () => void }[] = [
       c.advance(3 * KA + 10);
       assert.deepEqual(at, [KA, 2 * KA, 3 * KA]);
       ka.stop();
+    },
+  },
+  {
+    name:
+      "systemClock.every() runs every schedule of one period from one timer, and clears it with the last",
+    async fn() {
+      const real = { set: globalThis.setInterval, clear: globalThis.clearInterval };
+      let created = 0;
+      let cleared = 0;
+      const g = globalThis as unknown as Record<string, unknown>;
+      g.setInterval = (fn: () => void, ms: number) => {
+        created++;
+        return real.set(fn, ms);
+      };
+      g.clearInterval = (t: ReturnType<typeof setInterval>) => {
+        cleared++;
+        real.clear(t);
+      };
+      const runs = [0, 0, 0];
+      const stops: (() => void)[] = [];
+      try {
+        // An odd period no other test uses; the same function twice is two schedules.
+        const count0 = () => runs[0]++;
+        stops.push(systemClock.every(17, count0), systemClock.every(17, count0));
+        stops.push(systemClock.every(17, () => runs[1]++));
+        stops.push(systemClock.every(29, () => runs[2]++));
+        assert.equal(created, 2, "one timer per period, not per schedule");
+        await new Promise((r) => setTimeout(r, 120));
+        assert.ok(runs[1] >= 2, `the 17 ms schedule ran ${runs[1]} times in 120 ms`);
+        assert.equal(runs[0], 2 * runs[1], "a function scheduled twice runs twice per tick");
+        assert.ok(runs[2] >= 1, `the 29 ms schedule ran ${runs[2]} times in 120 ms`);
+        stops[0]();
+        stops[0](); // a second stop of one schedule stops nothing else
+        stops[2]();
+        assert.equal(cleared, 0, "a period's timer stays while a schedule is on it");
+        const before = runs.slice();
+        await new Promise((r) => setTimeout(r, 60));
+        assert.ok(runs[0] > before[0], "the other schedule of the same function still runs");
+        assert.equal(runs[1], before[1], "a stopped schedule does not run");
+        stops[1]();
+        stops[3]();
+        assert.equal(cleared, 2, "the last schedule of a period clears its timer");
+        stops.length = 0;
+        // A period started again after it emptied gets a new timer.
+        const again = systemClock.every(17, () => {});
+        assert.equal(created, 3);
+        again();
+        assert.equal(cleared, 3);
+      } finally {
+        for (const s of stops) s();
+        g.setInterval = real.set;
+        g.clearInterval = real.clear;
+      }
     },
   },
 ];
