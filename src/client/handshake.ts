@@ -375,6 +375,10 @@ export class Handshake {
         new MqttError("timeout", `no PINGRESP within ${pingTimeout} ms`),
         false,
       );
-    }, () => link.writer.trim());
+    }, () => {
+      const w = link.writer;
+      w.trim();
+      return w.retainedBytes === 0;
+    });
   }
 }

@@ -7,18 +7,40 @@
  */
 
 import assert from "node:assert/strict";
-import { type Clock, KeepAlive, KeepAliveAction, systemClock } from "../../src/client/keepalive.ts";
+import {
+  type Clock,
+  KeepAlive,
+  KeepAliveAction,
+  type Schedule,
+  systemClock,
+} from "../../src/client/keepalive.ts";
 
-/** A clock the test moves by hand; `every` records the schedule and runs it on `advance`. */
-function fakeClock(): Clock & { t: number; advance(ms: number): void; timers: number } {
-  const jobs: { every: number; next: number; fn: () => void; live: boolean }[] = [];
+/**
+ * A clock the test moves by hand; `every` records the schedule and runs it on
+ * `advance`. `steady`: it honours a schedule's request to be skipped until a
+ * time (and `wake()`), as the system clock does outside a browser page.
+ */
+function fakeClock(
+  steady = false,
+): Clock & { t: number; advance(ms: number): void; timers: number; runs: number } {
+  const jobs: {
+    every: number;
+    next: number;
+    due: number;
+    fn: () => number | void;
+    live: boolean;
+  }[] = [];
   const clock = {
     t: 1_000_000,
+    runs: 0,
     now: () => clock.t,
-    every(ms: number, fn: () => void) {
-      const job = { every: ms, next: clock.t + ms, fn, live: true };
+    steady,
+    every(ms: number, fn: () => number | void) {
+      const job = { every: ms, next: clock.t + ms, due: 0, fn, live: true };
       jobs.push(job);
-      return () => job.live = false;
+      const stop: Schedule = () => job.live = false;
+      if (steady) stop.wake = () => job.due = 0;
+      return stop;
     },
     advance(ms: number) {
       const end = clock.t + ms;
@@ -27,7 +49,10 @@ function fakeClock(): Clock & { t: number; advance(ms: number): void; timers: nu
         if (due === undefined) break;
         clock.t = due.next;
         due.next += due.every;
-        due.fn();
+        if (due.due > clock.t) continue;
+        clock.runs++;
+        const next = due.fn();
+        due.due = steady && typeof next === "number" ? next : 0;
       }
       clock.t = end;
     },
@@ -40,6 +65,8 @@ function fakeClock(): Clock & { t: number; advance(ms: number): void; timers: nu
 
 const KA = 10_000;
 const PING_TIMEOUT = 3_000;
+/** The schedule's period: a quarter keep alive or half the ping timeout, the shorter. */
+const EVERY = Math.min(KA / 4, PING_TIMEOUT / 2);
 
 /** A clock whose timers run at most once per `throttleMs`, as in a hidden browser tab. */
 function throttledClock(throttleMs: number): Clock & { t: number; advance(ms: number): void } {
@@ -235,11 +262,21 @@ export const keepAliveCases: { name: string; fn: () => void | Promise<void> }[] 
       const c = fakeClock();
       const ka = new KeepAlive(c, PING_TIMEOUT);
       const acts: number[] = [];
-      ka.start(KA / 1000, () => false, (a) => acts.push(a));
+      const start = c.t;
+      let pingAt = 0;
+      ka.start(KA / 1000, () => false, (a) => {
+        acts.push(a);
+        if (a === KeepAliveAction.Ping) pingAt = c.t;
+      });
       assert.equal(c.timers, 1);
-      c.advance(KA);
-      assert.deepEqual(acts, [KeepAliveAction.Ping]);
-      c.advance(PING_TIMEOUT);
+      c.advance(KA - 1);
+      assert.deepEqual(acts, [], "no PINGREQ before keepAlive of silence");
+      c.advance(EVERY);
+      assert.deepEqual(acts, [KeepAliveAction.Ping], "PINGREQ at most one period late");
+      assert.ok(pingAt - start >= KA && pingAt - start < KA + EVERY);
+      c.advance(pingAt + PING_TIMEOUT - 1 - c.t);
+      assert.deepEqual(acts, [KeepAliveAction.Ping], "no timeout before pingTimeoutMs");
+      c.advance(EVERY);
       assert.deepEqual(acts, [KeepAliveAction.Ping, KeepAliveAction.TimedOut]);
       ka.stop();
       assert.equal(c.timers, 0);
@@ -330,9 +367,131 @@ export const keepAliveCases: { name: string; fn: () => void | Promise<void> }[] 
         ka.pong();
         ka.received();
       });
-      c.advance(3 * KA + 10);
-      assert.deepEqual(at, [KA, 2 * KA, 3 * KA]);
+      c.advance(3 * (KA + EVERY));
+      assert.equal(at.length, 3);
+      // Each PINGREQ after keepAlive of silence, never before, and at most one period after.
+      at.forEach((t, i) => {
+        const silent = t - (i === 0 ? 0 : at[i - 1]);
+        assert.ok(silent >= KA && silent < KA + EVERY, `silent ${silent} ms before ping ${i}`);
+      });
       ka.stop();
+    },
+  },
+  {
+    name:
+      "KeepAlive ticks every quarter keepAlive or half pingTimeoutMs, the shorter (5 s at the defaults)",
+    fn() {
+      const periods: number[] = [];
+      const clock: Clock = {
+        now: () => 0,
+        every(ms) {
+          periods.push(ms);
+          return () => {};
+        },
+      };
+      new KeepAlive(clock, 10_000).start(60, () => false, () => {}); // the defaults
+      new KeepAlive(clock, 10_000).start(4, () => false, () => {}); // short keep alive
+      new KeepAlive(clock, 1_000).start(60, () => false, () => {}); // short ping timeout
+      new KeepAlive(clock, 10_000).start(1, () => false, () => {}); // shortest keep alive
+      assert.deepEqual(periods, [5_000, 1_000, 500, 250]);
+    },
+  },
+  {
+    name:
+      "KeepAlive on a steady clock sleeps while idle and acts exactly when ticking every period would",
+    fn() {
+      // One script of traffic, run twice: on a clock that ticks every period, and on one
+      // that skips the schedule while it asks to sleep (a write or a nudge wakes it).
+      const run = (steady: boolean) => {
+        const c = fakeClock(steady);
+        const ka = new KeepAlive(c, PING_TIMEOUT);
+        const start = c.t;
+        const acts: string[] = [];
+        let brokerDead = false;
+        let pongAt = -1;
+        let held = false; // the writer holds a buffer until the tick after a write
+        let wroteAt = 0;
+        let trimLag = 0; // the longest wait from a write to the tick that sees it
+        const write = () => {
+          ka.sent();
+          held = true;
+          wroteAt = c.t;
+        };
+        ka.start(KA / 1000, () => false, (a) => {
+          acts.push(`${a === KeepAliveAction.Ping ? "ping" : "timeout"}@${c.t - start}`);
+          if (a === KeepAliveAction.Ping) {
+            write();
+            if (!brokerDead) pongAt = c.t + 200;
+          } else {
+            ka.stop();
+          }
+        }, () => {
+          const idle = !held;
+          if (held) trimLag = Math.max(trimLag, c.t - wroteAt);
+          held = false;
+          return idle;
+        });
+        const script: [number, () => void][] = [
+          [12_000, () => ka.received()], // a message from the broker
+          [13_000, write], // a publish
+          [18_000, () => ka.received()], // its ack: a read only pushes the next PINGREQ later
+          [30_000, () => ka.received()], // a message, then a publish: the broker's side goes
+          [31_000, write], // silent first (a PINGREQ at 40 s of read silence)
+          [99_900, () => ka.received()],
+          [100_000, write], // a QoS 1 publish
+          [104_000, () => {
+            // A read left us waiting: a nudge PINGREQ, and the broker is gone.
+            brokerDead = true;
+            ka.pinged();
+          }],
+        ];
+        for (let t = 100; t <= 120_000; t += 100) {
+          c.advance(100);
+          if (pongAt >= 0 && c.t >= pongAt) {
+            pongAt = -1;
+            ka.pong();
+            ka.received();
+          }
+          for (const [at, f] of script) if (c.t - start === at) f();
+        }
+        return { acts, runs: c.runs, trimLag };
+      };
+      const every = run(false);
+      const skipping = run(true);
+      assert.deepEqual(skipping.acts, every.acts);
+      // A write wakes a sleeping schedule: the writer's buffers go back as soon as before.
+      assert.ok(skipping.trimLag <= EVERY, `a write waited ${skipping.trimLag} ms for a tick`);
+      // The nudge's missing PINGRESP is noticed within a period of its deadline.
+      const last = every.acts[every.acts.length - 1];
+      assert.match(last, /^timeout@/);
+      const at = Number(last.slice(8));
+      assert.ok(at >= 104_000 + PING_TIMEOUT && at < 104_000 + PING_TIMEOUT + EVERY, last);
+      assert.ok(every.acts.filter((a) => a.startsWith("ping")).length >= 3, every.acts.join());
+      assert.ok(
+        skipping.runs * 2 < every.runs,
+        `ticks run: ${skipping.runs} skipping, ${every.runs} every period`,
+      );
+    },
+  },
+  {
+    name: "systemClock.every() skips a schedule until the time it returns, or until wake()",
+    async fn() {
+      let runs = 0;
+      let sleepMs = 10_000;
+      const stop = systemClock.every(13, () => {
+        runs++;
+        return Date.now() + sleepMs;
+      });
+      try {
+        await new Promise((r) => setTimeout(r, 120));
+        assert.equal(runs, 1, "asked to sleep 10 s after its first run");
+        sleepMs = 0; // from now on: nothing to skip
+        stop.wake!();
+        await new Promise((r) => setTimeout(r, 120));
+        assert.ok(runs >= 3, `woken, it ran ${runs} times in 120 ms of 13 ms periods`);
+      } finally {
+        stop();
+      }
     },
   },
   {
