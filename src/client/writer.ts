@@ -157,9 +157,17 @@ export class Writer {
     this.#count(n);
   }
 
-  /** Queues pre-encoded bytes (a constant packet). */
+  /** Queues pre-encoded bytes (a constant packet, never written to). */
   sendBytes(bytes: Uint8Array): void {
     if (this.#error !== null || this.#ended) return;
+    if (this.#buf.length === 0) {
+      // An idle writer holds no buffer (a keep-alive PINGREQ on a quiet connection): write the
+      // constant as it is rather than take a buffer that only the next ticks give back.
+      this.#sealed.push(bytes);
+      this.#sealedCounts.push(1);
+      this.#count(bytes.length);
+      return;
+    }
     if (this.#used + bytes.length > this.#buf.length || this.#bufPackets >= this.#batchLimit) {
       if (this.#used + bytes.length > this.#buf.length) this.#grow(bytes.length);
       this.#seal();

@@ -235,4 +235,28 @@ export const writerCases: { name: string; fn: () => Promise<void> }[] = [
       assert.equal(decodeAll(writes).length, 2000);
     },
   },
+  {
+    name:
+      "Writer without a buffer (idle) writes a PINGREQ as it is, and a packet right behind it follows in order",
+    fn: async () => {
+      const { conn, writes } = recorder();
+      const w = writer(conn, 0, 100_000);
+      const ping = new Uint8Array([0xc0, 0x00]);
+      w.sendBytes(ping);
+      assert.equal(w.retainedBytes, 0, "a keep-alive PINGREQ takes no buffer");
+      w.send(publish(1, 10));
+      w.sendBytes(ping); // behind a packet: into its buffer
+      await w.flushed();
+      assert.deepEqual(decodeAll(writes).map((p) => p.type), [12, 3, 12]);
+      assert.deepEqual(ping, new Uint8Array([0xc0, 0x00]), "the constant is never written to");
+      // After a trim the next PINGREQ again takes no buffer.
+      w.trim();
+      w.trim();
+      assert.equal(w.retainedBytes, 0);
+      w.sendBytes(ping);
+      await w.flushed();
+      assert.equal(w.retainedBytes, 0);
+      assert.equal(decodeAll(writes).length, 4);
+    },
+  },
 ];
