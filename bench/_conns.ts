@@ -8,7 +8,10 @@
 // connect and subscribe all of them, heap and RSS per connection after a full
 // GC (deltas over a baseline taken before the first connect) right after the
 // last SUBACK and again after `--idle-ms` (3000) of keep-alive, and the
-// client's CPU per second over that idle time. Both clients use a 60 s keep
+// client's CPU per second over that idle time. The idle window starts
+// SETTLE_MS after the full GC: the runtime's concurrent sweeping of what that
+// GC freed (hundreds of MB after 10,000 handshakes) would otherwise be read as
+// keep-alive cost (it was 2-4x the steady idle CPU over 10 s). Both clients use a 60 s keep
 // alive (MQTT.js's default). The descriptor limit of this process (and so of
 // the mosquitto it starts) is raised to its hard limit first; 10,000
 // connections need 10,000 descriptors on each side. `--profile FILE` writes a CPU
@@ -24,6 +27,8 @@ import { type Options, type Result, RUNTIME, startBroker } from "./e2e.ts";
 const G = globalThis as { Bun?: { gc(force: boolean): void }; gc?: () => void };
 const KiB = 1024;
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+/** Between the full GC after connecting and the idle window (see the header). */
+const SETTLE_MS = 3000;
 
 /** A full GC, twice with a pause between (finalizers and weak maps settle); false when none is exposed. */
 async function fullGc(): Promise<boolean> {
@@ -169,6 +174,7 @@ export async function runConns(o: Options): Promise<Result> {
     const n = conns.length;
     await fullGc();
     const up = process.memoryUsage();
+    await sleep(SETTLE_MS);
     const prof = o.profile !== undefined ? await startProfile(o.profile) : undefined;
     const c0 = process.cpuUsage();
     const i0 = performance.now();
