@@ -235,12 +235,12 @@ export class KeepAlive {
 
   /**
    * Starts the schedule: ticks often enough to notice both an idle keep alive
-   * and a late PINGRESP, and no more: every quarter keep alive or half ping
-   * timeout, whichever is shorter (5 s at the defaults of 60 s and 10 s). A
-   * PINGREQ then leaves at most a quarter keep alive late (the broker allows
-   * half a keep alive more [MQTT-3.1.2-22]), a missing PINGRESP is noticed
-   * at most half a ping timeout late, and 10,000 idle connections cost 2,000
-   * ticks a second, not 10,000.
+   * and a late PINGRESP: every quarter keep alive, half ping timeout or
+   * second, whichever is shortest (1 s at the defaults). A dead link is then
+   * noticed within keep alive + ping timeout + 2 s (42 s at the defaults),
+   * inside the 1.5 x keep alive after which a broker gives up on us. On a
+   * steady clock an idle connection's schedule sleeps between PINGREQs (see
+   * `onTick`), so the period costs an idle connection nothing.
    *
    * @param keepAliveSeconds The keep alive in effect (0: none, nothing starts).
    * @param paused Whether reading is paused now.
@@ -258,7 +258,7 @@ export class KeepAlive {
   ): void {
     if (keepAliveSeconds === 0) return;
     const ka = keepAliveSeconds * 1000;
-    const every = this.#every = Math.max(10, Math.min(ka / 4, this.#pingTimeoutMs / 2));
+    const every = this.#every = Math.max(10, Math.min(ka / 4, this.#pingTimeoutMs / 2, 1000));
     this.#lastTick = this.#clock.now();
     const steady = this.#clock.steady === true;
     this.#stop = this.#clock.every(every, () => {

@@ -274,7 +274,7 @@ export interface ClientOptions {
    */
   connectTimeoutMs?: number;
   /**
-   * Budget for a PINGRESP after a PINGREQ.
+   * Budget for a PINGRESP after a PINGREQ (checked at least once a second).
    *
    * @default {10000}
    */

@@ -65,8 +65,8 @@ function fakeClock(
 
 const KA = 10_000;
 const PING_TIMEOUT = 3_000;
-/** The schedule's period: a quarter keep alive or half the ping timeout, the shorter. */
-const EVERY = Math.min(KA / 4, PING_TIMEOUT / 2);
+/** The schedule's period: a quarter keep alive, half the ping timeout or a second, the shortest. */
+const EVERY = Math.min(KA / 4, PING_TIMEOUT / 2, 1000);
 
 /** A clock whose timers run at most once per `throttleMs`, as in a hidden browser tab. */
 function throttledClock(throttleMs: number): Clock & { t: number; advance(ms: number): void } {
@@ -379,7 +379,7 @@ export const keepAliveCases: { name: string; fn: () => void | Promise<void> }[] 
   },
   {
     name:
-      "KeepAlive ticks every quarter keepAlive or half pingTimeoutMs, the shorter (5 s at the defaults)",
+      "KeepAlive ticks every quarter keepAlive, half pingTimeoutMs or second, the shortest (1 s at the defaults)",
     fn() {
       const periods: number[] = [];
       const clock: Clock = {
@@ -389,11 +389,11 @@ export const keepAliveCases: { name: string; fn: () => void | Promise<void> }[] 
           return () => {};
         },
       };
-      new KeepAlive(clock, 10_000).start(60, () => false, () => {}); // the defaults
+      new KeepAlive(clock, 10_000).start(30, () => false, () => {}); // the defaults
       new KeepAlive(clock, 10_000).start(4, () => false, () => {}); // short keep alive
       new KeepAlive(clock, 1_000).start(60, () => false, () => {}); // short ping timeout
       new KeepAlive(clock, 10_000).start(1, () => false, () => {}); // shortest keep alive
-      assert.deepEqual(periods, [5_000, 1_000, 500, 250]);
+      assert.deepEqual(periods, [1_000, 1_000, 500, 250]);
     },
   },
   {
