@@ -105,6 +105,8 @@ export class Core {
   firstConnectDone = false;
   /** SUBSCRIBE / UNSUBSCRIBE awaiting their acks, by packet id. */
   readonly requests = new Map<number, Request>();
+  /** `request()` calls waiting for their reply: a message the broker is to send. */
+  replies = 0;
   /** Readers of status events. */
   readonly statusStreams = new Set<StatusStream>();
   /** Public calls in progress, marked handled if disconnect() ends them. */
@@ -206,9 +208,26 @@ export class Core {
     return p;
   }
 
-  /** Whether the client waits for the broker to answer something (reading must go on). */
+  /**
+   * Whether the client waits for the broker to answer something: an ack, or a
+   * reply to `request()`. Reading then goes on (a full `"block"` subscription
+   * must not hold back what is awaited), and a read that the application does
+   * not answer is followed by a nudge (see `Link`).
+   */
   get awaiting(): boolean {
-    return this.out.window > 0 || this.requests.size > 0;
+    return this.out.window > 0 || this.requests.size > 0 || this.replies > 0;
+  }
+
+  /**
+   * A `request()` starts or stops waiting for its reply.
+   *
+   * @param delta +1 or -1.
+   */
+  awaitReply(delta: 1 | -1): void {
+    this.replies += delta;
+    // Reading paused for a full subscription resumes while a reply is awaited (and may
+    // pause again after).
+    if (this.subs.blocked.size !== 0) this.link?.updateReading();
   }
 
   /** The error for a call after disconnect(). */

@@ -69,14 +69,16 @@ function runPeriod(entries: Set<Entry>): void {
       const next = e.fn();
       e.due = typeof next === "number" ? next : 0;
     } catch (err) {
-      e.due = 0;
-      // As uncaught as it was from its own timer.
+      // As uncaught as it was from its own timer (and run again next period: due <= now).
       queueMicrotask(() => {
         throw err;
       });
     }
   }
 }
+
+/** The browser page this runs in, if any. */
+const page = (globalThis as { document?: { visibilityState?: string } }).document;
 
 /** The real clock. */
 export const systemClock: Clock = {
@@ -93,20 +95,19 @@ export const systemClock: Clock = {
     const entry: Entry = { fn, due: 0 };
     period.entries.add(entry);
     const stop: Schedule = () => {
+      // The last schedule of a period stops its timer (a later one makes a new period).
       if (!period.entries.delete(entry) || period.entries.size > 0) return;
       clearInterval(period.timer);
-      if (periods.get(ms) === period) periods.delete(ms);
+      periods.delete(ms);
     };
     stop.wake = () => {
       entry.due = 0;
     };
     return stop;
   },
-  hidden: () =>
-    (globalThis as { document?: { visibilityState?: string } }).document?.visibilityState ===
-      "hidden",
+  hidden: () => page?.visibilityState === "hidden",
   // A page's timers may be throttled (hidden tab); a server runtime's are not.
-  steady: (globalThis as { document?: unknown }).document === undefined,
+  steady: page === undefined,
 };
 
 /**

@@ -173,6 +173,9 @@ export class RequestResponse {
       const key = String.fromCharCode(...correlationData);
       const reply = deferred<Message>();
       this.#pending.set(key, reply);
+      // The reply is awaited: a read it is held behind gets a nudge (mosquitto's Nagle holds a
+      // reply that follows the request's PUBACK until our ACK: 40 ms on every request).
+      core.awaitReply(1);
       const onAbort = () => reply.reject(signal!.reason);
       signal?.addEventListener("abort", onAbort);
       const timer = ms > 0
@@ -190,6 +193,7 @@ export class RequestResponse {
         return await reply.promise;
       } finally {
         this.#pending.delete(key);
+        core.awaitReply(-1);
         clearTimeout(timer);
         signal?.removeEventListener("abort", onAbort);
       }
