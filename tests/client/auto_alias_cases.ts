@@ -12,8 +12,9 @@ import assert from "node:assert/strict";
 import { Client, type ClientOptions } from "../../mod.ts";
 import { AutoAliases } from "../../src/client/auto_aliases.ts";
 import { packetLength, PacketType, type PublishPacket } from "../../src/wire/mod.ts";
-import { FakeBroker, type FakeBrokerOptions, type ScriptConn } from "../_helpers/fake_broker.ts";
-import { waitUntil, within } from "../_helpers/timing.ts";
+import type { FakeBrokerOptions } from "../_helpers/fake_broker.ts";
+import { connectedToFake, type FakeSetup } from "../_helpers/fake_setup.ts";
+import { waitUntil } from "../_helpers/timing.ts";
 
 /** One scenario. */
 export interface AutoAliasCase {
@@ -184,44 +185,11 @@ add(
 
 // --- Client on the FakeBroker ---------------------------------------------------
 
-interface Setup extends AsyncDisposable {
-  broker: FakeBroker;
-  client: Client;
-  conn: ScriptConn;
-}
+type Setup = FakeSetup;
 
-async function start(
-  brokerOptions: FakeBrokerOptions,
-  clientOptions: Partial<ClientOptions> = {},
-): Promise<Setup> {
-  const broker = new FakeBroker({ timeoutMs: 2000, ...brokerOptions });
-  const client = new Client({
-    broker: "mqtt://fake:1883",
-    dial: broker.dial,
-    reconnectBackoff: () => 10,
-    disconnectFlushTimeoutMs: 100,
-    connectTimeoutMs: 2000,
-    autoTopicAlias: true,
-    ...clientOptions,
-  });
-  try {
-    await within(client.connect(), 2000, "connect()");
-  } catch (err) {
-    await client.disconnect().catch(() => {});
-    await broker[Symbol.asyncDispose]();
-    throw err;
-  }
-  const conn = await broker.nextConnection();
-  return {
-    broker,
-    client,
-    conn,
-    async [Symbol.asyncDispose]() {
-      await client.disconnect();
-      await broker[Symbol.asyncDispose]();
-    },
-  };
-}
+/** A client with autoTopicAlias on, connected to a fake broker. */
+const start = (brokerOptions: FakeBrokerOptions, clientOptions: Partial<ClientOptions> = {}) =>
+  connectedToFake(brokerOptions, { autoTopicAlias: true, ...clientOptions });
 
 const aliasMax = (n: number): FakeBrokerOptions => ({
   connack: { properties: { topicAliasMaximum: n } },

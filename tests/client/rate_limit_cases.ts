@@ -16,7 +16,8 @@ import { Client, type ClientOptions, MqttError, type RateLimitOptions } from "..
 import type { Clock } from "../../src/client/keepalive.ts";
 import { RateLimiter } from "../../src/client/rate_limit.ts";
 import { packetLength, PacketType, type PublishPacket } from "../../src/wire/mod.ts";
-import { FakeBroker, type FakeBrokerOptions, type ScriptConn } from "../_helpers/fake_broker.ts";
+import type { FakeBrokerOptions } from "../_helpers/fake_broker.ts";
+import { connectedToFake, type FakeSetup } from "../_helpers/fake_setup.ts";
 import { delay, waitUntil, within } from "../_helpers/timing.ts";
 
 /** One scenario. */
@@ -268,45 +269,14 @@ add(
 
 // --- Client on the FakeBroker ---------------------------------------------------
 
-interface Setup extends AsyncDisposable {
-  broker: FakeBroker;
-  client: Client;
-  conn: ScriptConn;
-}
+type Setup = FakeSetup;
 
-async function start(
+/** A client with `rateLimit`, connected to a fake broker. */
+const start = (
   rateLimit: RateLimitOptions,
   brokerOptions: FakeBrokerOptions = {},
   clientOptions: Partial<ClientOptions> = {},
-): Promise<Setup> {
-  const broker = new FakeBroker({ timeoutMs: 2000, ...brokerOptions });
-  const client = new Client({
-    broker: "mqtt://fake:1883",
-    dial: broker.dial,
-    reconnectBackoff: () => 10,
-    disconnectFlushTimeoutMs: 100,
-    connectTimeoutMs: 2000,
-    rateLimit,
-    ...clientOptions,
-  });
-  try {
-    await within(client.connect(), 2000, "connect()");
-  } catch (err) {
-    await client.disconnect().catch(() => {});
-    await broker[Symbol.asyncDispose]();
-    throw err;
-  }
-  const conn = await broker.nextConnection();
-  return {
-    broker,
-    client,
-    conn,
-    async [Symbol.asyncDispose]() {
-      await client.disconnect();
-      await broker[Symbol.asyncDispose]();
-    },
-  };
-}
+) => connectedToFake(brokerOptions, { rateLimit, ...clientOptions });
 
 /** One token per ten seconds after the burst: what waits cannot go during a test. */
 const SLOW = 0.1;

@@ -11,7 +11,7 @@
 // bun-tests/request.test.ts (`bun test`) run these cases.
 
 import assert from "node:assert/strict";
-import { Client, type ClientOptions, type Message } from "../../mod.ts";
+import type { Client, ClientOptions, Message } from "../../mod.ts";
 import {
   type ConnectPacket,
   PacketType,
@@ -20,6 +20,7 @@ import {
   type QoS,
 } from "../../src/wire/mod.ts";
 import { FakeBroker, type FakeBrokerOptions, type ScriptConn } from "../_helpers/fake_broker.ts";
+import { connectedToFake, fakeClient, type FakeSetup } from "../_helpers/fake_setup.ts";
 import { recordingLogger } from "../_helpers/clients.ts";
 import { waitUntil, within } from "../_helpers/timing.ts";
 import { rejectsWith as rejectsWithCode, track } from "../_helpers/settle.ts";
@@ -104,57 +105,17 @@ const rejectsWith = (p: Promise<unknown>, code: string, fields: Record<string, u
 const hex = (b: Uint8Array | undefined) => [...(b ?? [])].map((x) => x.toString(16)).join(".");
 
 /** A connected client and the broker side of its connection. */
-interface Setup extends AsyncDisposable {
-  broker: FakeBroker;
-  client: Client;
-  conn: ScriptConn;
-}
+type Setup = FakeSetup;
 
-/**
- * A FakeBroker (SUBSCRIBE and PUBLISH acked unless told otherwise) plus a
- * Client connected to it; disposing disconnects and closes both.
- */
-async function start(
-  brokerOptions: FakeBrokerOptions = {},
-  clientOptions: Partial<ClientOptions> = {},
-): Promise<Setup> {
-  const broker = new FakeBroker({
-    timeoutMs: 2000,
-    autoAckSubscribe: true,
-    autoAckPublish: true,
-    ...brokerOptions,
-  });
-  const client = newClient(broker, clientOptions);
-  try {
-    await within(client.connect(), 2000, "connect()");
-  } catch (err) {
-    await client.disconnect().catch(() => {});
-    await broker[Symbol.asyncDispose]();
-    throw err;
-  }
-  const conn = await broker.nextConnection();
-  return {
-    broker,
-    client,
-    conn,
-    async [Symbol.asyncDispose]() {
-      await client.disconnect();
-      await broker[Symbol.asyncDispose]();
-    },
-  };
-}
+/** A client ("rr-1") connected to a fake broker that acks SUBSCRIBE and PUBLISH by itself. */
+const start = (brokerOptions: FakeBrokerOptions = {}, clientOptions: Partial<ClientOptions> = {}) =>
+  connectedToFake(
+    { autoAckSubscribe: true, autoAckPublish: true, ...brokerOptions },
+    { clientId: "rr-1", ...clientOptions },
+  );
 
-function newClient(broker: FakeBroker, options: Partial<ClientOptions> = {}): Client {
-  return new Client({
-    broker: "mqtt://fake:1883",
-    clientId: "rr-1",
-    dial: broker.dial,
-    reconnectBackoff: () => 10,
-    disconnectFlushTimeoutMs: 100,
-    connectTimeoutMs: 2000,
-    ...options,
-  });
-}
+const newClient = (broker: FakeBroker, options: Partial<ClientOptions> = {}): Client =>
+  fakeClient(broker, { clientId: "rr-1", ...options });
 
 // ---------------------------------------------------------------------------
 // request(): the wire
