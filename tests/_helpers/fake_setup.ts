@@ -61,6 +61,8 @@ export async function connectedToFake(
     client,
     conn,
     async [Symbol.asyncDispose]() {
+      // Writes a case held back (a runtime with a full socket) would hold the DISCONNECT too.
+      for (const c of broker.connections) c.client.releaseWrites();
       await client.disconnect();
       await broker[Symbol.asyncDispose]();
     },

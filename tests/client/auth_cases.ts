@@ -15,7 +15,7 @@
 import assert from "node:assert/strict";
 import {
   type Authenticator,
-  Client,
+  type Client,
   type ClientOptions,
   type ConnectOptions,
   type Logger,
@@ -29,6 +29,7 @@ import {
   PacketType,
 } from "../../src/wire/mod.ts";
 import { FakeBroker, type FakeBrokerOptions, type ScriptConn } from "../_helpers/fake_broker.ts";
+import { fakeClient } from "../_helpers/fake_setup.ts";
 import { forgedServerFinal, ScramServer } from "../_helpers/scram_server.ts";
 import { SCRAM_SHA_256, scramSha256 } from "../../examples/scram_auth.ts";
 import { delay, waitUntil, within } from "../_helpers/timing.ts";
@@ -68,16 +69,7 @@ function text(data: Uint8Array | undefined): string {
 }
 
 /** A client on the fake broker with fast, test-friendly timings. */
-function newClient(broker: FakeBroker, options: Partial<ClientOptions> = {}): Client {
-  return new Client({
-    broker: "mqtt://fake:1883",
-    dial: broker.dial,
-    reconnectBackoff: () => 10,
-    disconnectFlushTimeoutMs: 100,
-    connectTimeoutMs: 2000,
-    ...options,
-  });
-}
+const newClient = fakeClient;
 
 /** A broker, a client and cleanup; the broker scripts CONNECT itself. */
 interface Setup extends AsyncDisposable {

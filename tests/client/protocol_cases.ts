@@ -25,6 +25,7 @@ import {
   type QoS,
 } from "../../src/wire/mod.ts";
 import { FakeBroker, type FakeBrokerOptions, type ScriptConn } from "../_helpers/fake_broker.ts";
+import { connectedToFake, fakeClient, type FakeSetup } from "../_helpers/fake_setup.ts";
 import { delay, waitUntil, within } from "../_helpers/timing.ts";
 import { rejectsWith, track } from "../_helpers/settle.ts";
 
@@ -98,54 +99,15 @@ function ids(packets: Packet[]): number[] {
   return packets.map((p) => (p as { packetId: number }).packetId);
 }
 
-/** A connected client and the broker side of its connection. */
-interface Setup extends AsyncDisposable {
-  broker: FakeBroker;
-  client: Client;
-  conn: ScriptConn;
-}
+type Setup = FakeSetup;
 
 type TestClientOptions = Partial<ClientOptions>;
 
-/** A FakeBroker plus a Client connected to it; disposing disconnects and closes both. */
-async function start(
-  brokerOptions: FakeBrokerOptions = {},
-  clientOptions: TestClientOptions = {},
-): Promise<Setup> {
-  const broker = new FakeBroker({ timeoutMs: 1000, ...brokerOptions });
-  const client = newClient(broker, clientOptions);
-  try {
-    await within(client.connect(), 2000, "connect()");
-  } catch (err) {
-    await client.disconnect().catch(() => {});
-    await broker[Symbol.asyncDispose]();
-    throw err;
-  }
-  const conn = await broker.nextConnection();
-  return {
-    broker,
-    client,
-    conn,
-    async [Symbol.asyncDispose]() {
-      for (const c of broker.connections) {
-        c.client.releaseWrites();
-      }
-      await client.disconnect();
-      await broker[Symbol.asyncDispose]();
-    },
-  };
-}
+/** A FakeBroker (1 s timeout) plus a Client connected to it; disposing disconnects and closes both. */
+const start = (brokerOptions: FakeBrokerOptions = {}, clientOptions: TestClientOptions = {}) =>
+  connectedToFake({ timeoutMs: 1000, ...brokerOptions }, clientOptions);
 
-function newClient(broker: FakeBroker, options: TestClientOptions = {}): Client {
-  return new Client({
-    broker: "mqtt://fake:1883",
-    dial: broker.dial,
-    reconnectBackoff: () => 10,
-    disconnectFlushTimeoutMs: 100,
-    connectTimeoutMs: 2000,
-    ...options,
-  });
-}
+const newClient = fakeClient;
 
 /**
  * Asserts that the connection is still up: the client says so, the broker
