@@ -22,7 +22,7 @@ import { spawnSync } from "node:child_process";
 import { createRequire } from "node:module";
 import { join } from "node:path";
 import { Client } from "../mod.ts";
-import { type Options, type Result, RUNTIME, startBroker } from "./e2e.ts";
+import { type Options, type Result, RUNTIME, startBroker, startProfile } from "./e2e.ts";
 
 const G = globalThis as { Bun?: { gc(force: boolean): void }; gc?: () => void };
 const KiB = 1024;
@@ -122,25 +122,6 @@ async function mqttjsConn(m: MqttJsLike, url: string, topic: string): Promise<Co
   return { close: () => c.endAsync() };
 }
 
-/** A CPU profile of the idle window (node:inspector); the returned function writes it to `path`. */
-async function startProfile(path: string): Promise<() => Promise<void>> {
-  const { Session } = await import("node:inspector");
-  const { writeFileSync } = await import("node:fs");
-  const s = new Session();
-  s.connect();
-  const post = (method: string, params: object = {}) =>
-    new Promise<unknown>((resolve, reject) =>
-      s.post(method, params, (err: unknown, r: unknown) => (err ? reject(err) : resolve(r)))
-    );
-  await post("Profiler.enable");
-  await post("Profiler.start");
-  return async () => {
-    const r = await post("Profiler.stop") as { profile: unknown };
-    writeFileSync(path, JSON.stringify(r.profile));
-    s.disconnect();
-  };
-}
-
 const round = (v: number, digits = 1) => Math.round(v * 10 ** digits) / 10 ** digits;
 
 /** Runs `conns`: starts its own mosquitto unless --host is given. */
@@ -175,12 +156,12 @@ export async function runConns(o: Options): Promise<Result> {
     await fullGc();
     const up = process.memoryUsage();
     await sleep(SETTLE_MS);
-    const prof = o.profile !== undefined ? await startProfile(o.profile) : undefined;
+    const prof = await startProfile(o.profile);
     const c0 = process.cpuUsage();
     const i0 = performance.now();
     await sleep(o.idleMs);
     const idleCpu = process.cpuUsage(c0);
-    await prof?.();
+    await prof?.stop();
     const idleS = (performance.now() - i0) / 1000;
     await fullGc();
     const idle = process.memoryUsage();

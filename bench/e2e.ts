@@ -938,11 +938,18 @@ async function mqttjsSubscriber(
 
 // -- CPU profile of the measured window (node:inspector; works under Deno) --
 
-interface Profiler {
+/** A CPU profile being taken: `stop()` writes it to its file. */
+export interface Profiler {
   stop(): Promise<void>;
 }
 
-async function startProfile(path: string | undefined): Promise<Profiler | undefined> {
+/**
+ * Starts a CPU profile (node:inspector, 100 µs sampling) that `stop()` writes to `path`.
+ *
+ * @param path The .cpuprofile file; undefined: no profile.
+ * @returns The profiler, or undefined.
+ */
+export async function startProfile(path: string | undefined): Promise<Profiler | undefined> {
   if (path === undefined) return undefined;
   const { Session } = await import("node:inspector");
   const s = new Session();

@@ -10,19 +10,9 @@
 // Prints CPU µs per round trip, PINGREQs (nudges), writes and reads.
 
 import process from "node:process";
+import { type Conn, probeSetup } from "./_probe.ts";
 
-const [tree = ".", broker = "mqtt://127.0.0.1:1883", n = "5000"] = process.argv.slice(2);
-const root = tree.startsWith("/") ? tree : `${process.cwd()}/${tree}`;
-const { Client } = await import(`${root}/mod.ts`);
-const { autoDial } = await import(`${root}/src/transport/mod.ts`);
-
-type Conn = {
-  start(onData: (b: Uint8Array) => void, onClose: (e?: Error) => void): void;
-  write(b: Uint8Array): Promise<void>;
-  close(): void;
-  pause?(): void;
-  resume?(): void;
-};
+const { broker, n, Client, autoDial } = await probeSetup("5000");
 
 let pings = 0;
 let writes = 0;

@@ -15,19 +15,9 @@
 // (a mosquitto listening there, e.g. one started with startBroker's configuration)
 
 import process from "node:process";
+import { type Conn, probeSetup } from "./_probe.ts";
 
-const [tree = ".", broker = "mqtt://127.0.0.1:1883", n = "20000"] = process.argv.slice(2);
-const root = tree.startsWith("/") ? tree : `${process.cwd()}/${tree}`;
-const { Client } = await import(`${root}/mod.ts`);
-const { autoDial } = await import(`${root}/src/transport/mod.ts`);
-
-type Conn = {
-  start(onData: (b: Uint8Array) => void, onClose: (e?: Error) => void): void;
-  write(b: Uint8Array): Promise<void>;
-  close(): void;
-  pause?(): void;
-  resume?(): void;
-};
+const { broker, n, Client, autoDial } = await probeSetup("20000");
 
 interface Counts {
   reads: number;
