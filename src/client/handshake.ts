@@ -375,10 +375,6 @@ export class Handshake {
         new MqttError("timeout", `no PINGRESP within ${pingTimeout} ms`),
         false,
       );
-    }, () => {
-      const w = link.writer;
-      w.trim();
-      return w.retainedBytes === 0;
-    });
+    }, () => link.writer.trim());
   }
 }

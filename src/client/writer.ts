@@ -224,19 +224,20 @@ export class Writer {
    * idle for a tick holds no buffer, and the next packet starts small again.
    * A steady stream keeps its buffers (something was queued since).
    *
-   * @returns Whether the buffers were released.
+   * @returns Whether the writer now holds no buffer (a later tick has nothing to give back).
    */
   trim(): boolean {
     const mark = this.#trimMark;
     this.#trimMark = this.#appended;
-    if (mark !== this.#appended || this.#flushing || this.#scheduled || this.#used > 0) {
-      return false;
+    if (
+      mark === this.#appended && !this.#flushing && !this.#scheduled && this.#used === 0 &&
+      this.#sealedHead === this.#sealed.length
+    ) {
+      this.#buf = EMPTY;
+      this.#free.length = 0;
+      this.#size = SCRATCH_SMALL;
     }
-    if (this.#sealedHead < this.#sealed.length) return false;
-    this.#buf = EMPTY;
-    this.#free.length = 0;
-    this.#size = SCRATCH_SMALL;
-    return true;
+    return this.retainedBytes === 0;
   }
 
   /** Bytes of scratch buffer this writer holds while idle (the current and the free ones). */
