@@ -61,11 +61,15 @@ const MIN_READ = 8 * 1024;
  * Size of a read slab while little arrives: an idle connection's pending read
  * holds one of these, not 64 KiB. A read that fills its space switches to
  * {@linkcode SLAB_SIZE} slabs; one that brings less than
- * {@linkcode SMALL_READ} bytes switches back.
+ * {@linkcode SMALL_READ} bytes switches back. Each fill doubles the size of
+ * the connection's small slabs, up to {@linkcode SLAB_SMALL_MAX}, so messages
+ * a little larger than a small slab do not switch back and forth on every read.
  */
-const SLAB_SMALL = 2 * 1024;
+const SLAB_SMALL = 512;
+/** The largest small slab (see {@linkcode SLAB_SMALL}). */
+const SLAB_SMALL_MAX = 2 * 1024;
 /** A fresh small slab is taken when less than this much is left at its tail. */
-const MIN_READ_SMALL = 256;
+const MIN_READ_SMALL = 128;
 /** A read this short on a large slab means traffic is light: read into small slabs again. */
 const SMALL_READ = 1024;
 
@@ -91,8 +95,8 @@ function closeQuietly(conn: Deno.Conn): void {
  *
  * Reading fills slabs front to back and hands out `subarray` views, so a
  * chunk is never overwritten once delivered (a chunk kept by the client keeps
- * its slab alive): 2 KiB slabs while little arrives (an idle connection's
- * pending read holds no more), 64 KiB ones once a read fills its slab.
+ * its slab alive): slabs of 512 bytes to 2 KiB while little arrives (an idle
+ * connection's pending read holds no more), 64 KiB ones once a read fills its slab.
  * `pause()` stops the read loop from calling `conn.read` (a read already in flight keeps its chunk until `resume()`),
  * so the kernel's receive buffer fills and TCP slows the broker. `write`
  * loops until `conn.write` has taken every byte. `close` closes the socket at
@@ -293,7 +297,8 @@ class DenoConnection implements Connection {
   }
 
   async #readLoop(onData: (chunk: Uint8Array) => void): Promise<void> {
-    let slab = new Uint8Array(SLAB_SMALL);
+    let small = SLAB_SMALL;
+    let slab = new Uint8Array(small);
     let offset = 0;
     let error: Error | undefined;
     try {
@@ -302,21 +307,22 @@ class DenoConnection implements Connection {
         if (this.#closed) break;
         const big = slab.length === SLAB_SIZE;
         if (slab.length - offset < (big ? MIN_READ : MIN_READ_SMALL)) {
-          slab = new Uint8Array(big ? SLAB_SIZE : SLAB_SMALL);
+          slab = new Uint8Array(big ? SLAB_SIZE : small);
           offset = 0;
         }
-        const space = slab.length - offset;
         const n = await this.#conn.read(slab.subarray(offset));
         if (n === null || this.#closed) break;
         const chunk = slab.subarray(offset, offset + n);
         offset += n;
-        if (n === space && !big) {
-          // More may be waiting: read on into large slabs.
+        if (n === slab.length && !big) {
+          // A whole small slab filled (a tail filling up proves nothing): more
+          // may be waiting, read on into large slabs.
+          if (small < SLAB_SMALL_MAX) small *= 2;
           slab = new Uint8Array(SLAB_SIZE);
           offset = 0;
         } else if (n < SMALL_READ && big) {
           // Light traffic: the next read (perhaps a long wait) holds a small slab.
-          slab = new Uint8Array(SLAB_SMALL);
+          slab = new Uint8Array(small);
           offset = 0;
         }
         // A read in flight when pause() was called: its chunk waits for resume().
