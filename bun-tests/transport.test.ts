@@ -6,11 +6,17 @@ import { describe, test } from "bun:test";
 import { bunDial } from "../src/transport/bun.ts";
 import { nodeDial } from "../src/transport/node.ts";
 import { autoDial, defaultDial, detectRuntime } from "../src/transport/mod.ts";
+import { lingerCase } from "../tests/transport/linger_cases.ts";
 import { runCase, TRANSPORT_CASES } from "../tests/transport/transport_cases.ts";
 import assert from "node:assert/strict";
 
 describe("bunDial()", () => {
   for (const c of TRANSPORT_CASES) test(c.name, () => runCase(c, bunDial), 30_000);
+  test(
+    "waits a moment before reading again when onData answers true; pause() still holds",
+    () => lingerCase(bunDial),
+    10_000,
+  );
 });
 
 describe("nodeDial() under Bun", () => {

@@ -25,6 +25,12 @@ import { Writer } from "./writer.ts";
 
 /** Microtask hops a read waits for the application to send something before a nudge. */
 const NUDGE_HOPS = 8;
+/**
+ * Packets in one read that mean the broker is sending faster than we read: a
+ * read that brings this many, and owes no answer, lets the connection wait a
+ * moment before its next read (`onData` answers true; see `Connection.start`).
+ */
+const LINGER_PACKETS = 8;
 /** Nudges allowed between two answers the client was waiting for. */
 export const NUDGES = 4;
 /** How long a protocol failure's DISCONNECT may take to flush before the socket closes. */
@@ -177,22 +183,22 @@ export class Link {
         new MqttError("unexpected-packet", `packet type ${p.type} before CONNACK`),
       );
     }
+    // An ack (PUBACK .. UNSUBACK; a broker sends no SUBSCRIBE or UNSUBSCRIBE): the
+    // broker answered, so the nudges start over.
+    if (p.type > PacketType.Publish && p.type <= PacketType.Unsuback) this.nudgeBudget = NUDGES;
     switch (p.type) {
       case PacketType.Publish:
         return c.subs.onPublish(this, p);
       case PacketType.Puback:
-        this.nudgeBudget = NUDGES;
         if (!c.out.onPuback(p.packetId, p.reasonCode ?? 0, p.properties)) {
           c.log?.debug("PUBACK for an unknown packet id", { packetId: p.packetId });
         }
         return;
       case PacketType.Pubrec:
-        this.nudgeBudget = NUDGES;
         return c.out.onPubrec(p.packetId, p.reasonCode ?? 0, p.properties);
       case PacketType.Pubrel:
         return c.in.onPubrel(p.packetId);
       case PacketType.Pubcomp: {
-        this.nudgeBudget = NUDGES;
         const r = c.out.onPubcomp(p.packetId, p.reasonCode ?? 0, p.properties);
         if (r === false) {
           c.log?.debug("PUBCOMP for an unknown packet id", { packetId: p.packetId });
@@ -203,7 +209,6 @@ export class Link {
       }
       case PacketType.Suback:
       case PacketType.Unsuback:
-        this.nudgeBudget = NUDGES;
         return c.subs.onRequestAck(p);
       case PacketType.Pingresp:
         this.ka.pong();
@@ -240,18 +245,22 @@ export class Link {
     }
   }
 
-  #onData(chunk: Uint8Array): void {
+  #onData(chunk: Uint8Array): boolean | void {
     if (this.closed || this.halted) return;
     if (this.paused || this.#held !== undefined) {
       // Reading is held back (or held chunks wait to be processed): keep the order.
       (this.#held ??= []).push(chunk);
       return;
     }
-    this.#consume(chunk);
+    return this.#consume(chunk);
   }
 
-  /** Decodes and handles one chunk of inbound bytes. */
-  #consume(chunk: Uint8Array): void {
+  /**
+   * Decodes and handles one chunk of inbound bytes.
+   *
+   * @returns true when the connection may wait a moment before it reads again.
+   */
+  #consume(chunk: Uint8Array): boolean | void {
     this.ka.received();
     const w = this.writer;
     this.#rxMark = w.appended;
@@ -279,6 +288,11 @@ export class Link {
       return;
     }
     this.#handle(packets);
+    // A burst that needs no answer (nothing awaited, no inbound QoS 1/2 unacknowledged):
+    // the connection may read a moment later, so the next read brings a larger chunk.
+    // Under a sustained QoS 0 stream, reads (a wake-up and a decode call per few
+    // messages) are most of the client's CPU. A lone message never waits.
+    if (!this.#core.awaiting) return packets.length >= LINGER_PACKETS && !this.#core.in.inFlight;
     // Nothing sent in answer while we wait for the broker: our TCP ACK of this read may be
     // delayed (~40 ms), and a broker with Nagle on (mosquitto's default) holds its answer
     // until it comes. Unless the application sends something within a few microtask hops,
@@ -288,7 +302,7 @@ export class Link {
     // stream while one publish waits) gets a few pings, never a stream of them.
     if (
       w.appended === this.#rxMark && !this.#nudging && this.nudgeBudget > 0 &&
-      this.connack !== null && this.#core.awaiting
+      this.connack !== null
     ) {
       this.#nudging = true;
       this.#nudgeHops = NUDGE_HOPS;

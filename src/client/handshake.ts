@@ -96,6 +96,17 @@ export function notMqtt(chunk: Uint8Array, url: URL): MqttError | undefined {
   return undefined; // some other packet: the decoder and the dispatcher judge it
 }
 
+/** The CONNACK properties {@linkcode connackInfo} copies only when present. */
+const OPTIONAL_CONNACK = [
+  "assignedClientIdentifier",
+  "serverKeepAlive",
+  "sessionExpiryInterval",
+  "maximumPacketSize",
+  "responseInformation",
+  "serverReference",
+  "reasonString",
+] as const;
+
 /**
  * The CONNACK as the application sees it, with the spec's defaults filled in.
  *
@@ -116,15 +127,10 @@ export function connackInfo(p: ConnackPacket): ConnackInfo {
     sharedSubscriptionAvailable: pr.sharedSubscriptionAvailable ?? true,
     userProperties: pr.userProperties ? [...pr.userProperties] : [],
   };
-  if (pr.assignedClientIdentifier !== undefined) {
-    info.assignedClientIdentifier = pr.assignedClientIdentifier;
+  // The properties copied only when the broker sent them (absent stays absent).
+  for (const k of OPTIONAL_CONNACK) {
+    if (pr[k] !== undefined) (info as unknown as Record<string, unknown>)[k] = pr[k];
   }
-  if (pr.serverKeepAlive !== undefined) info.serverKeepAlive = pr.serverKeepAlive;
-  if (pr.sessionExpiryInterval !== undefined) info.sessionExpiryInterval = pr.sessionExpiryInterval;
-  if (pr.maximumPacketSize !== undefined) info.maximumPacketSize = pr.maximumPacketSize;
-  if (pr.responseInformation !== undefined) info.responseInformation = pr.responseInformation;
-  if (pr.serverReference !== undefined) info.serverReference = pr.serverReference;
-  if (pr.reasonString !== undefined) info.reasonString = pr.reasonString;
   return info;
 }
 

@@ -7,6 +7,13 @@
  * @module
  */
 
+/**
+ * How long an adapter waits before reading again when `onData` answered true
+ * (see `Connection.start`), in ms: long enough for a burst to gather in the
+ * kernel, short against any keep alive or ack timeout.
+ */
+export const LINGER_MS = 1;
+
 /** The gate a pulling read loop waits at while the client holds reading back. */
 export class PauseGate {
   #paused = false;

@@ -29,6 +29,7 @@ import { toError } from "../_internal/error.ts";
 import type { MqttError } from "../errors.ts";
 import { closedError, dialError, lostError, type Peer } from "./_errors.ts";
 import { type Endpoint, endpoint } from "./_endpoint.ts";
+import { LINGER_MS } from "./_gate.ts";
 import { HeldChunks } from "./_held.ts";
 import type { Connection, DialFunc, DialOptions, TlsOptions } from "./types.ts";
 
@@ -150,7 +151,9 @@ function bunTlsOptions(ep: Endpoint, tls: TlsOptions): BunTlsOptions {
  * 1.4.5: every chunk had its own `ArrayBuffer`, none changed after delivery),
  * so chunks are passed on without a copy. `pause()` / `resume()` map to the
  * socket's own; a chunk Bun still hands over after `pause()` is held and
- * delivered first on `resume()`. `socket.write` may take only part of
+ * delivered first on `resume()`. When `onData` answers true (a burst the
+ * client owes nothing for), the socket pauses for 1 ms so that the next
+ * `data` callback brings more. `socket.write` may take only part of
  * the bytes; the rest is written on `drain`, and `write` resolves once every
  * byte was taken. `close` ends the socket (flushing what was written, then
  * FIN); a dial aborted midway resets it. Once resolved, the connection no
@@ -293,7 +296,7 @@ class BunConnection implements Connection {
   #failure: MqttError | undefined;
   #started = false;
   #reported = false;
-  #onData: ((chunk: Uint8Array) => void) | undefined;
+  #onData: ((chunk: Uint8Array) => unknown) | undefined;
   #onClose: ((error?: Error) => void) | undefined;
   #paused = false;
   /** The socket itself was paused (and must be resumed). */
@@ -372,12 +375,36 @@ class BunConnection implements Connection {
     }
   }
 
-  start(onData: (chunk: Uint8Array) => void, onClose: (error?: Error) => void): void {
+  start(onData: (chunk: Uint8Array) => unknown, onClose: (error?: Error) => void): void {
     if (this.#started) throw new Error("Connection.start() must be called only once");
     this.#started = true;
     this.#onData = onData;
     this.#onClose = onClose;
     if (!this.#held.empty || this.#ended) this.#held.schedule();
+  }
+
+  /** The socket is paused for a moment after a burst (see {@linkcode BunConnection.#linger}). */
+  #lingering = false;
+
+  /**
+   * Pauses the socket for {@linkcode LINGER_MS} so that the next read brings
+   * more (`onData` answered true).
+   */
+  #linger(): void {
+    if (this.#lingering || this.#paused || this.#closed) return;
+    this.#lingering = true;
+    this.#pauseSocket();
+    setTimeout(() => {
+      this.#lingering = false;
+      // A pause() meanwhile holds; so does a close (and resume() may have resumed it already).
+      if (this.#paused || this.#closed || !this.#socketPaused) return;
+      this.#socketPaused = false;
+      try {
+        this.#socket?.resume();
+      } catch {
+        // closed: "close" reports
+      }
+    }, LINGER_MS);
   }
 
   pause(): void {
@@ -436,7 +463,8 @@ class BunConnection implements Connection {
   #deliver(chunk: Uint8Array): void {
     if (this.#closed || this.#reported) return;
     try {
-      this.#onData!(chunk);
+      // The client owes nothing for a burst: let the next one gather (see Connection.start).
+      if (this.#onData!(chunk) === true) this.#linger();
     } catch (err) {
       this.#error ??= toError(err);
       this.#socket?.terminate();

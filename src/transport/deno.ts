@@ -46,7 +46,7 @@
 
 import { abortable } from "../_internal/async.ts";
 import type { MqttError } from "../errors.ts";
-import { PauseGate } from "./_gate.ts";
+import { LINGER_MS, PauseGate } from "./_gate.ts";
 import { closedError, dialError, lostError, type Peer } from "./_errors.ts";
 import { type Endpoint, endpoint } from "./_endpoint.ts";
 import type { Connection, DialFunc, DialOptions, TlsOptions } from "./types.ts";
@@ -98,7 +98,9 @@ function closeQuietly(conn: Deno.Conn): void {
  * its slab alive): slabs of 512 bytes to 2 KiB while little arrives (an idle
  * connection's pending read holds no more), 64 KiB ones once a read fills its slab.
  * `pause()` stops the read loop from calling `conn.read` (a read already in flight keeps its chunk until `resume()`),
- * so the kernel's receive buffer fills and TCP slows the broker. `write`
+ * so the kernel's receive buffer fills and TCP slows the broker. When
+ * `onData` answers true (a burst the client owes nothing for), the next read
+ * waits 1 ms, unless the read filled its slab. `write`
  * loops until `conn.write` has taken every byte. `close` closes the socket at
  * once. Once resolved, the connection no longer listens to `options.signal`.
  *
@@ -280,7 +282,7 @@ class DenoConnection implements Connection {
     this.#peer = peer;
   }
 
-  start(onData: (chunk: Uint8Array) => void, onClose: (error?: Error) => void): void {
+  start(onData: (chunk: Uint8Array) => unknown, onClose: (error?: Error) => void): void {
     if (this.#started) throw new Error("Connection.start() must be called only once");
     this.#started = true;
     this.#onClose = onClose;
@@ -296,7 +298,7 @@ class DenoConnection implements Connection {
     this.#gate.resume(); // the loop goes on from a microtask, never inside resume()
   }
 
-  async #readLoop(onData: (chunk: Uint8Array) => void): Promise<void> {
+  async #readLoop(onData: (chunk: Uint8Array) => unknown): Promise<void> {
     let small = SLAB_SMALL;
     let slab = new Uint8Array(small);
     let offset = 0;
@@ -314,6 +316,8 @@ class DenoConnection implements Connection {
         if (n === null || this.#closed) break;
         const chunk = slab.subarray(offset, offset + n);
         offset += n;
+        // The read took all the room it had: more is likely waiting, read on at once.
+        const filled = offset === slab.length;
         if (n === slab.length && !big) {
           // A whole small slab filled (a tail filling up proves nothing): more
           // may be waiting, read on into large slabs.
@@ -328,7 +332,10 @@ class DenoConnection implements Connection {
         // A read in flight when pause() was called: its chunk waits for resume().
         if (this.#gate.paused) await this.#gate.wait(() => this.#closed);
         if (this.#closed) break;
-        onData(chunk);
+        // The client owes nothing for a burst: let the next one gather (see Connection.start).
+        if (onData(chunk) === true && !filled) {
+          await new Promise((r) => setTimeout(r, LINGER_MS));
+        }
       }
     } catch (err) {
       if (!this.#closedLocally) error = this.#failure ??= lostError(err, this.#peer);

@@ -128,12 +128,18 @@ export interface Connection {
   /**
    * Starts delivering inbound bytes. Called once.
    *
-   * @param onData Receives each inbound chunk; the chunk is the client's to keep.
+   * @param onData Receives each inbound chunk; the chunk is the client's to
+   *   keep. It returns `true` (anything else: no hint) after a chunk that brought many packets and
+   *   needs no answer: the broker is sending faster than the client reads,
+   *   and nothing waits on what comes next. The adapter may then wait a moment
+   *   before it reads again (the shipped Deno and Bun adapters: 1 ms, and not
+   *   after a read that filled its buffer), so the next read brings more and a
+   *   sustained stream costs fewer reads and wake-ups. An adapter may ignore it.
    * @param onClose Called once when the stream ends, with the error if it
    *   failed (the shipped adapters: an `MqttError`, `connection-lost` or
    *   `tls-failed`).
    */
-  start(onData: (chunk: Uint8Array) => void, onClose: (error?: Error) => void): void;
+  start(onData: (chunk: Uint8Array) => unknown, onClose: (error?: Error) => void): void;
   /**
    * Writes all of `data`.
    *

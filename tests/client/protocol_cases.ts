@@ -17,7 +17,9 @@ import {
   type StatusEvent,
   SubscribeError,
 } from "../../mod.ts";
+import type { DialFunc } from "../../src/transport/types.ts";
 import {
+  encodePacket,
   type Packet,
   PacketType,
   type PublishPacket,
@@ -2211,5 +2213,79 @@ add(
     }
     await settle();
     assert.equal(pings(), idle, "nothing awaited: no ping");
+  },
+);
+
+// --- reading a burst ----------------------------------------------------------
+
+add(
+  "Client lets the connection read a moment later after a burst it owes nothing for, never while an answer is owed",
+  async () => {
+    const broker = new FakeBroker({ timeoutMs: 2000, autoAckSubscribe: true });
+    // What the client's onData answered, chunk by chunk (true: the adapter may wait;
+    // the reads of the nudges' PINGRESPs count too).
+    const answers: unknown[] = [];
+    const dial: DialFunc = async (url, options) => {
+      const conn = await broker.dial(url, options);
+      const start = conn.start.bind(conn);
+      conn.start = (onData, onClose) =>
+        start((chunk) => {
+          const r = onData(chunk);
+          answers.push(r);
+          return r;
+        }, onClose);
+      return conn;
+    };
+    const client = fakeClient(broker, { dial });
+    await using _cleanup = {
+      async [Symbol.asyncDispose]() {
+        await client.disconnect();
+        await broker[Symbol.asyncDispose]();
+      },
+    };
+    await within(client.connect(), 2000, "connect()");
+    const conn = await broker.nextConnection();
+    const got: Message[] = [];
+    await client.subscribeCallback([{ topic: "cb/#", qos: 1 }], (m) => {
+      got.push(m);
+    });
+    const queued = await client.subscribeQueue([{ topic: "q/#", qos: 1 }]);
+    /** Sends `n` publishes in one chunk; returns what onData answered for it. */
+    const burst = async (n: number, topic: string, qos: QoS, firstId = 1) => {
+      const parts = Array.from(
+        { length: n },
+        (_, i) => encodePacket(inbound(topic, `m${i}`, { qos, packetId: firstId + i })),
+      );
+      const chunk = new Uint8Array(parts.reduce((s, p) => s + p.length, 0));
+      parts.reduce((at, p) => (chunk.set(p, at), at + p.length), 0);
+      const before = answers.length;
+      conn.sendRaw(chunk);
+      await waitUntil(() => answers.length > before, 1000, "the chunk was read");
+      // Reads are handled in order: the first one after `before` is this chunk.
+      return answers[before] === true;
+    };
+
+    assert.equal(await burst(8, "cb/a", 0), true, "8 QoS 0 messages, nothing owed");
+    assert.equal(await burst(7, "cb/a", 0), false, "7 are not a burst");
+    // Acked in the callback, before the read returns: nothing owed either.
+    assert.equal(await burst(8, "cb/a", 1, 100), true, "8 QoS 1 messages acked at once");
+    for (let i = 0; i < 8; i++) {
+      assert.equal((await conn.expect(PacketType.Puback)).packetId, 100 + i);
+    }
+    // QoS 1 messages a queue holds unacked: the broker waits for their PUBACKs.
+    assert.equal(await burst(8, "q/a", 1, 200), false, "8 QoS 1 messages not yet acked");
+    for (let i = 0; i < 8; i++) (await nextMessage(queued)).ack();
+    for (let i = 0; i < 8; i++) {
+      assert.equal((await conn.expect(PacketType.Puback)).packetId, 200 + i);
+    }
+    assert.equal(await burst(8, "cb/a", 0), true, "all acked: nothing owed again");
+    // A publish waiting for its PUBACK: the next read may bring it, so it is not put off.
+    const published = client.publish({ topic: "out", payload: "x", qos: 1 });
+    const out = await conn.expect(PacketType.Publish);
+    assert.equal(await burst(8, "cb/a", 0), false, "a PUBACK is awaited");
+    conn.send({ type: PacketType.Puback, packetId: out.packetId!, reasonCode: 0 });
+    await within(published, 1000, "publish()");
+    assert.equal(await burst(8, "cb/a", 0), true, "the PUBACK came: nothing awaited");
+    assert.equal(got.length, 8 + 7 + 8 + 8 + 8 + 8);
   },
 );

@@ -4,6 +4,7 @@
 import assert from "node:assert/strict";
 import { denoDial } from "../../src/transport/deno.ts";
 import { autoDial, defaultDial, detectRuntime } from "../../src/transport/mod.ts";
+import { lingerCase } from "./linger_cases.ts";
 import { runCase, TRANSPORT_CASES } from "./transport_cases.ts";
 
 for (const c of TRANSPORT_CASES) {
@@ -67,4 +68,9 @@ Deno.test(
       listener.close();
     }
   },
+);
+
+Deno.test(
+  "denoDial() waits a moment before reading again when onData answers true; pause() still holds",
+  () => lingerCase(denoDial),
 );
