@@ -14,6 +14,12 @@
  */
 export const LINGER_MS = 1;
 
+/**
+ * A chunk this large came from a stream that outruns the reader: an adapter
+ * that cannot tell whether its read filled a buffer reads on at once after it.
+ */
+export const LINGER_MAX_CHUNK = 32 * 1024;
+
 /** The gate a pulling read loop waits at while the client holds reading back. */
 export class PauseGate {
   #paused = false;

@@ -29,7 +29,7 @@ import { toError } from "../_internal/error.ts";
 import type { MqttError } from "../errors.ts";
 import { closedError, dialError, lostError, type Peer } from "./_errors.ts";
 import { type Endpoint, endpoint } from "./_endpoint.ts";
-import { LINGER_MS } from "./_gate.ts";
+import { LINGER_MAX_CHUNK, LINGER_MS } from "./_gate.ts";
 import { HeldChunks } from "./_held.ts";
 import type { Connection, DialFunc, DialOptions, TlsOptions } from "./types.ts";
 
@@ -464,7 +464,8 @@ class BunConnection implements Connection {
     if (this.#closed || this.#reported) return;
     try {
       // The client owes nothing for a burst: let the next one gather (see Connection.start).
-      if (this.#onData!(chunk) === true) this.#linger();
+      // (Not after a large chunk: the stream outruns us and waiting would only slow it.)
+      if (this.#onData!(chunk) === true && chunk.length < LINGER_MAX_CHUNK) this.#linger();
     } catch (err) {
       this.#error ??= toError(err);
       this.#socket?.terminate();
