@@ -1,12 +1,17 @@
-// FNV-1a (32-bit) over the UTF-8 bytes of a string, without encoding it first:
-// the hash-by-topic publish policy of ClientGroup.
+// FNV-1a (32-bit) over the UTF-8 bytes of a string: the hash-by-topic publish
+// policy of ClientGroup and the publisher pool.
 
 const OFFSET_BASIS = 0x811c9dc5;
 const PRIME = 0x01000193;
 
+const encoder = new TextEncoder();
+/** UTF-8 of a non-ASCII string being hashed (3 bytes per UTF-16 unit at most). */
+let scratch = new Uint8Array(0);
+
 /**
  * The 32-bit FNV-1a hash of the UTF-8 encoding of `s` (a lone surrogate
- * counts as U+FFFD, as `TextEncoder` encodes it).
+ * counts as U+FFFD, as `TextEncoder` encodes it). ASCII, the common topic, is
+ * hashed as it is read; anything else is encoded first.
  *
  * @param s The string to hash.
  * @returns The hash, an unsigned 32-bit integer.
@@ -14,31 +19,15 @@ const PRIME = 0x01000193;
 export function fnv1a32(s: string): number {
   let h = OFFSET_BASIS;
   for (let i = 0; i < s.length; i++) {
-    let c = s.charCodeAt(i);
-    if (c < 0x80) {
-      h = Math.imul(h ^ c, PRIME);
-      continue;
+    const c = s.charCodeAt(i);
+    if (c > 0x7f) {
+      if (scratch.length < s.length * 3) scratch = new Uint8Array(s.length * 3);
+      const n = encoder.encodeInto(s, scratch).written;
+      h = OFFSET_BASIS;
+      for (let k = 0; k < n; k++) h = Math.imul(h ^ scratch[k], PRIME);
+      break;
     }
-    if (c >= 0xd800 && c <= 0xdfff) {
-      const next = i + 1 < s.length ? s.charCodeAt(i + 1) : 0;
-      if (c <= 0xdbff && next >= 0xdc00 && next <= 0xdfff) {
-        c = 0x10000 + ((c - 0xd800) << 10) + (next - 0xdc00);
-        i++;
-      } else {
-        c = 0xfffd;
-      }
-    }
-    if (c < 0x800) {
-      h = Math.imul(h ^ (0xc0 | (c >> 6)), PRIME);
-    } else if (c < 0x10000) {
-      h = Math.imul(h ^ (0xe0 | (c >> 12)), PRIME);
-      h = Math.imul(h ^ (0x80 | ((c >> 6) & 0x3f)), PRIME);
-    } else {
-      h = Math.imul(h ^ (0xf0 | (c >> 18)), PRIME);
-      h = Math.imul(h ^ (0x80 | ((c >> 12) & 0x3f)), PRIME);
-      h = Math.imul(h ^ (0x80 | ((c >> 6) & 0x3f)), PRIME);
-    }
-    h = Math.imul(h ^ (0x80 | (c & 0x3f)), PRIME);
+    h = Math.imul(h ^ c, PRIME);
   }
   return h >>> 0;
 }
