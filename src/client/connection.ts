@@ -25,6 +25,10 @@ import { Writer } from "./writer.ts";
 
 /** Microtask hops a read waits for the application to send something before a nudge. */
 const NUDGE_HOPS = 8;
+/** Nudges after the NUDGES are spent, each one a timer after the read that asked for it. */
+const LATE_NUDGES = 2;
+/** How long a late nudge waits (ms). */
+const LATE_NUDGE_MS = 2;
 /**
  * Packets in one read that mean the broker is sending faster than we read: a
  * read that brings this many, and owes no answer, lets the connection wait a
@@ -88,7 +92,10 @@ export class Link {
   #nudging = false;
   #nudgeHops = 0;
   readonly #nudgeTick = () => this.#nudge();
-  /** Nudges left until the broker next answers something we wait for (then NUDGES again). */
+  /**
+   * Nudges left until the broker next answers something we wait for (then
+   * NUDGES again); from 0 down to -LATE_NUDGES, the late ones.
+   */
   nudgeBudget = NUDGES;
 
   /**
@@ -300,13 +307,21 @@ export class Link {
     // the broker's next answer may wait behind, so a read of it may nudge again; NUDGES
     // bounds the pings between two answers, so a broker slow to answer (or a busy inbound
     // stream while one publish waits) gets a few pings, never a stream of them.
+    // Once they are spent, LATE_NUDGES more go out LATE_NUDGE_MS after a read: the ping-pong
+    // of nudges and PINGRESPs can use up NUDGES just before the answer comes in two segments,
+    // and the second one would wait for the delayed ACK.
     if (
-      w.appended === this.#rxMark && !this.#nudging && this.nudgeBudget > 0 &&
+      w.appended === this.#rxMark && !this.#nudging && this.nudgeBudget > -LATE_NUDGES &&
       this.connack !== null
     ) {
       this.#nudging = true;
-      this.#nudgeHops = NUDGE_HOPS;
-      queueMicrotask(this.#nudgeTick);
+      if (this.nudgeBudget > 0) {
+        this.#nudgeHops = NUDGE_HOPS;
+        queueMicrotask(this.#nudgeTick);
+      } else {
+        this.#nudgeHops = 1;
+        setTimeout(this.#nudgeTick, LATE_NUDGE_MS);
+      }
     }
   }
 

@@ -2289,3 +2289,43 @@ add(
     assert.equal(got.length, 8 + 7 + 8 + 8 + 8 + 8);
   },
 );
+
+add(
+  "Client nudges a withheld ack with at most 4 PINGREQs at once and 2 late ones, and starts over once the broker answers",
+  async () => {
+    // No PINGRESP from this broker: every read below is a QoS 0 message, which asks for no
+    // answer from the client, while its QoS 1 publish waits for a PUBACK.
+    await using t = await start({ autoPingresp: false, autoAckSubscribe: true });
+    let got = 0;
+    await t.client.subscribeCallback([{ topic: "in/#", qos: 0 }], () => {
+      got++;
+    });
+    const published = t.client.publish({ topic: "out", payload: "x", qos: 1 });
+    const out = await t.conn.expect(PacketType.Publish);
+    const pings = () => t.conn.all(PacketType.Pingreq).length;
+    const readOne = async (i: number) => {
+      const before = pings();
+      t.conn.send(inbound(`in/${i}`, "m"));
+      await waitUntil(() => got === i + 1, 1000, `message ${i}`);
+      await delay(15); // many times a late nudge's wait
+      return pings() - before;
+    };
+    const perRead: number[] = [];
+    for (let i = 0; i < 8; i++) perRead.push(await readOne(i));
+    assert.deepEqual(perRead, [1, 1, 1, 1, 1, 1, 0, 0], "4 nudges, 2 late ones, then none");
+    assert.equal(pings(), 6);
+    // The broker answers what we waited for: the budget starts over.
+    t.conn.send({ type: PacketType.Puback, packetId: out.packetId!, reasonCode: 0 });
+    await within(published, 1000, "publish()");
+    const again = t.client.publish({ topic: "out", payload: "y", qos: 1 });
+    const out2 = await t.conn.waitFor<PublishPacket>(
+      (p) => p.type === PacketType.Publish && p.packetId !== out.packetId,
+      { what: "the second PUBLISH" },
+    );
+    assert.equal(await readOne(8), 1, "a nudge again after the PUBACK");
+    t.conn.send({ type: PacketType.Puback, packetId: out2.packetId!, reasonCode: 0 });
+    await within(again, 1000, "publish()");
+    // Nothing awaited: a read nudges nothing.
+    assert.equal(await readOne(9), 0);
+  },
+);
