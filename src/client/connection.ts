@@ -295,11 +295,15 @@ export class Link {
       return;
     }
     this.#handle(packets);
-    // A burst that needs no answer (nothing awaited, no inbound QoS 1/2 unacknowledged):
+    // A burst that needs no answer (nothing awaited, no inbound QoS 1/2 unacknowledged or
+    // acked by this read: a broker that waits for those acks would wait for our next read):
     // the connection may read a moment later, so the next read brings a larger chunk.
     // Under a sustained QoS 0 stream, reads (a wake-up and a decode call per few
     // messages) are most of the client's CPU. A lone message never waits.
-    if (!this.#core.awaiting) return packets.length >= LINGER_PACKETS && !this.#core.in.inFlight;
+    if (!this.#core.awaiting) {
+      return packets.length >= LINGER_PACKETS && !this.#core.in.inFlight &&
+        w.appended === this.#rxMark;
+    }
     // Nothing sent in answer while we wait for the broker: our TCP ACK of this read may be
     // delayed (~40 ms), and a broker with Nagle on (mosquitto's default) holds its answer
     // until it comes. Unless the application sends something within a few microtask hops,

@@ -46,7 +46,7 @@
 
 import { abortable } from "../_internal/async.ts";
 import type { MqttError } from "../errors.ts";
-import { LINGER_MS, PauseGate } from "./_gate.ts";
+import { LINGER_MAX_CHUNK, LINGER_MS, PauseGate } from "./_gate.ts";
 import { closedError, dialError, lostError, type Peer } from "./_errors.ts";
 import { type Endpoint, endpoint } from "./_endpoint.ts";
 import type { Connection, DialFunc, DialOptions, TlsOptions } from "./types.ts";
@@ -100,7 +100,7 @@ function closeQuietly(conn: Deno.Conn): void {
  * `pause()` stops the read loop from calling `conn.read` (a read already in flight keeps its chunk until `resume()`),
  * so the kernel's receive buffer fills and TCP slows the broker. When
  * `onData` answers true (a burst the client owes nothing for), the next read
- * waits 1 ms, unless the read filled its slab. `write`
+ * waits 1 ms, unless the read filled its slab or brought 32 KiB or more. `write`
  * loops until `conn.write` has taken every byte. `close` closes the socket at
  * once. Once resolved, the connection no longer listens to `options.signal`.
  *
@@ -333,7 +333,7 @@ class DenoConnection implements Connection {
         if (this.#gate.paused) await this.#gate.wait(() => this.#closed);
         if (this.#closed) break;
         // The client owes nothing for a burst: let the next one gather (see Connection.start).
-        if (onData(chunk) === true && !filled) {
+        if (onData(chunk) === true && !filled && n < LINGER_MAX_CHUNK) {
           await new Promise((r) => setTimeout(r, LINGER_MS));
         }
       }

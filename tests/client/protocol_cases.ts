@@ -2267,8 +2267,9 @@ add(
 
     assert.equal(await burst(8, "cb/a", 0), true, "8 QoS 0 messages, nothing owed");
     assert.equal(await burst(7, "cb/a", 0), false, "7 are not a burst");
-    // Acked in the callback, before the read returns: nothing owed either.
-    assert.equal(await burst(8, "cb/a", 1, 100), true, "8 QoS 1 messages acked at once");
+    // Acked in the callback, before the read returns: the broker's window for them waits for
+    // those PUBACKs, and reading later would hold back what it sends next.
+    assert.equal(await burst(8, "cb/a", 1, 100), false, "8 QoS 1 messages acked at once");
     for (let i = 0; i < 8; i++) {
       assert.equal((await conn.expect(PacketType.Puback)).packetId, 100 + i);
     }
