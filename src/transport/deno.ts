@@ -100,7 +100,7 @@ function closeQuietly(conn: Deno.Conn): void {
  * `pause()` stops the read loop from calling `conn.read` (a read already in flight keeps its chunk until `resume()`),
  * so the kernel's receive buffer fills and TCP slows the broker. When
  * `onData` answers true (a burst the client owes nothing for), the next read
- * waits 1 ms, unless the read filled its slab or brought 32 KiB or more. `write`
+ * waits 1 ms, unless the read filled its slab or brought 8 KiB or more. `write`
  * loops until `conn.write` has taken every byte. `close` closes the socket at
  * once. Once resolved, the connection no longer listens to `options.signal`.
  *

@@ -133,7 +133,7 @@ export interface Connection {
    *   needs no answer: the broker is sending faster than the client reads,
    *   and nothing waits on what comes next. The adapter may then wait a moment
    *   before it reads again (the shipped Deno and Bun adapters: 1 ms, and not
-   *   after a read that filled its buffer or brought 32 KiB or more), so the
+   *   after a read that filled its buffer or brought 8 KiB or more), so the
    *   next read brings more and a
    *   sustained stream costs fewer reads and wake-ups. An adapter may ignore it.
    * @param onClose Called once when the stream ends, with the error if it
