@@ -2182,7 +2182,7 @@ add(
 );
 
 add(
-  "Client pings to get its TCP ACK out while it waits for the broker, at most 4 times between two answers",
+  "Client pings to get its TCP ACK out while it waits for the broker, at most 4 + 2 late times between two answers",
   async () => {
     await using t = await start({ autoAckSubscribe: true });
     const got: string[] = [];
@@ -2202,7 +2202,7 @@ add(
     await settle();
     const during = pings() - before;
     assert.ok(during >= 1, "a read while waiting, with nothing to send, pings");
-    assert.ok(during <= 4, `at most 4 pings between two answers, got ${during}`);
+    assert.ok(during <= 6, `at most 4 + 2 late pings between two answers, got ${during}`);
     // The answer comes: the budget is back for the next wait.
     t.conn.send({ type: PacketType.Puback, packetId: p.packetId!, reasonCode: 0 });
     await within(published, 1000, "the PUBACK");
