@@ -397,13 +397,7 @@ class BunConnection implements Connection {
     setTimeout(() => {
       this.#lingering = false;
       // A pause() meanwhile holds; so does a close (and resume() may have resumed it already).
-      if (this.#paused || this.#closed || !this.#socketPaused) return;
-      this.#socketPaused = false;
-      try {
-        this.#socket?.resume();
-      } catch {
-        // closed: "close" reports
-      }
+      if (!this.#paused && !this.#closed) this.#resumeSocket();
     }, LINGER_MS);
   }
 
@@ -451,6 +445,11 @@ class BunConnection implements Connection {
       return;
     }
     if (this.#paused) return;
+    this.#resumeSocket();
+  }
+
+  /** Resumes the socket if it was paused (by pause() or a linger). */
+  #resumeSocket(): void {
     if (!this.#socketPaused) return;
     this.#socketPaused = false;
     try {
