@@ -2,7 +2,8 @@
  * {@linkcode PauseGate}: pause / resume for an adapter whose read loop pulls
  * (Deno's `conn.read()`, a Workers socket's reader): the loop waits at the
  * gate while paused and goes on, from a microtask, once resumed or closed.
- * Shared by the Deno and Cloudflare adapters.
+ * Shared by the Deno and Cloudflare adapters. Also how long the Deno and Bun
+ * adapters hold reading back after a burst (`LINGER_MS`, `LINGER_MAX_CHUNK`).
  *
  * @module
  */
