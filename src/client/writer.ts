@@ -30,15 +30,19 @@ const SCRATCH_BIG = 256 * 1024;
 const BIG_PACKET = 4 * 1024;
 /** Coalescing stops waiting for more packets after this many hops, or once half a scratch buffer is queued. */
 const MAX_SPINS = 64;
-/** Written scratch buffers kept for reuse. */
-const FREE_MAX = 4;
 /**
  * The writer also counts as full once this many encoded bytes wait, whatever
  * `writeQueueSize` says: 256 queued 16 KiB packets would otherwise hold 4 MiB
- * of copies. It equals the free list at 256 KiB buffers, so a busy writer
- * stops allocating buffers.
+ * of copies. That is four {@linkcode SCRATCH_BIG} buffers.
  */
-const MAX_QUEUED_BYTES = FREE_MAX * 256 * 1024;
+const MAX_QUEUED_BYTES = 4 * SCRATCH_BIG;
+/**
+ * Written scratch buffers kept for reuse: as many as a full queue can have in
+ * use besides the one being filled and the one being written (four at
+ * {@linkcode SCRATCH_BIG}). Fewer, and a writer streaming large packets drops
+ * a buffer on each round of the queue and allocates (and zeroes) a new one.
+ */
+const FREE_MAX = MAX_QUEUED_BYTES / SCRATCH_BIG + 2;
 
 interface Waiter {
   /** Resolve once this many packets have been written. */

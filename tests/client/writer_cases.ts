@@ -146,6 +146,43 @@ export const writerCases: { name: string; fn: () => Promise<void> }[] = [
   },
   {
     name:
+      "writer: a stream of large packets that fills the queue again and again reuses its buffers",
+    fn: async () => {
+      // The socket takes nothing for a while (the queue fills to 1 MiB), then everything (it
+      // empties), over and over. The writes should come from the same few buffers each time,
+      // not from buffers allocated (and zeroed) anew whenever the queue turns over.
+      const buffers = new Set<ArrayBufferLike>();
+      let release: (() => void)[] = [];
+      const conn: Connection = {
+        start() {},
+        write(data) {
+          buffers.add(data.buffer);
+          return new Promise((resolve) => release.push(resolve));
+        },
+        close() {},
+      };
+      const w = writer(conn, 0, 1000);
+      let sent = 0;
+      for (let round = 0; round < 10; round++) {
+        while (!w.full) {
+          w.send(publish(sent++, 16 * 1024));
+          await null; // packets arrive over microtask hops, as awaited publishes do
+        }
+        while (w.queued > 0 || release.length > 0) {
+          const r = release;
+          release = [];
+          for (const f of r) f();
+          await new Promise((resolve) => setTimeout(resolve, 0));
+        }
+        await w.flushed();
+      }
+      // 4 queued 256 KiB buffers (1 MiB), the one being filled, the one being written.
+      assert.ok(buffers.size <= 6, `${buffers.size} distinct buffers written for ${sent} packets`);
+      assert.ok(w.retainedBytes <= 6 * 256 * 1024, `${w.retainedBytes} bytes kept`);
+    },
+  },
+  {
+    name:
       "writer: a first packet larger than 64 KiB (and smaller than 256 KiB) into an empty buffer",
     fn: async () => {
       const { conn, writes } = recorder();
