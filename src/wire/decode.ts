@@ -684,27 +684,12 @@ export class PacketDecoder {
         this.#headerLen = n - pos;
         break;
       }
-      const headerLen = i - pos;
-      const total = headerLen + rl;
-      if (total > this.#max) {
-        fail(TOO_LARGE, `packet of ${total} bytes exceeds the maximum packet size ${this.#max}`);
-      }
-      if (n - i >= rl) {
-        (out ??= []).push(decodeBody(b0, chunk, i, i + rl));
-        pos = i + rl;
-      } else {
-        const body = new Uint8Array(rl);
-        body.set(chunk.subarray(i));
-        this.#body = body;
-        this.#bodyFill = n - i;
-        this.#bodyB0 = b0;
-        pos = n;
-      }
+      pos = this.#start(b0, rl, i - pos, chunk, i, out ??= []);
     }
     return out ?? NO_PACKETS;
   }
 
-  /** Starts the packet whose header was assembled across chunks. */
+  /** Starts the packet whose fixed header ends at `pos` (read in this chunk or assembled). */
   #start(
     b0: number,
     rl: number,
