@@ -75,6 +75,11 @@ export class Link {
   enders: Set<AbortController> | undefined;
   /** When the connection came up (ms). */
   upAt = 0;
+  /**
+   * A QoS 0 publish without an alias goes straight to the writer: no automatic
+   * aliases, no rate limit, no wait for the flush, no CONNACK limit that could apply.
+   */
+  plain0 = false;
   /** Reading is held back for a full subscription (flow control). */
   paused = false;
   /** The broker exceeded our Receive Maximum on this connection (reported once). */

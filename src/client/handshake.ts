@@ -339,6 +339,9 @@ export class Handshake {
     if (core.o.autoTopicAlias && info.topicAliasMaximum > 0) {
       link.auto = new AutoAliases(info.topicAliasMaximum, info.maximumPacketSize);
     }
+    link.plain0 = link.auto === undefined && core.limiter === undefined &&
+      core.o.publishMode !== "wait-for-flush" && info.maximumPacketSize === undefined &&
+      info.retainAvailable;
     link.upAt = Date.now();
     core.connack = info;
     if (info.assignedClientIdentifier !== undefined) core.clientId = info.assignedClientIdentifier;

@@ -93,6 +93,19 @@ export class Publisher {
       return Promise.reject(err);
     }
     const link = core.link;
+    const alias = packet.properties?.topicAlias;
+    if (
+      packet.qos === 0 && alias === undefined && state === ClientState.Connected &&
+      link?.plain0 === true && !link.writer.full
+    ) {
+      try {
+        link.writer.send(packet);
+      } catch (err) {
+        return Promise.reject(err);
+      }
+      if (core.stats !== null) core.stats.publishesSent++;
+      return QOS0_RESOLVED;
+    }
     if (state !== ClientState.Connected || link === null) {
       if (
         packet.qos === 0 || state === ClientState.Idle || state === ClientState.Connecting
@@ -100,7 +113,6 @@ export class Publisher {
         return Promise.reject(new MqttError("not-connected", "client is not connected"));
       }
     }
-    const alias = packet.properties?.topicAlias;
     if (alias !== undefined) {
       const r = this.#applyOutAlias(packet, alias, link);
       if (r !== undefined) return Promise.reject(r);

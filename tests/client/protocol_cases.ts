@@ -488,6 +488,41 @@ add(
   },
 );
 
+add(
+  "Client applies each connection's CONNACK limits to QoS 0 publishes: none, then Maximum Packet Size and no retain, then none again",
+  async () => {
+    // QoS 0 publishes without limits take a short path chosen per connection
+    // at its CONNACK; the next connection's limits must apply at once.
+    await using t = await start({
+      connack: (_c, conn) => ({
+        properties: conn.index === 1 ? { maximumPacketSize: 64, retainAvailable: false } : {},
+      }),
+    }, { reconnectBackoff: () => 0 });
+    const big = new Uint8Array(100);
+    await t.client.publish({ topic: "lim/a", payload: big, retain: true });
+    assert.equal((await t.conn.expect(PacketType.Publish)).topic, "lim/a");
+    t.conn.close();
+    const second = await t.broker.nextConnection();
+    await waitUntil(() => t.client.connected, 1000, "reconnected");
+    await rejectsWith(t.client.publish({ topic: "lim/b", payload: big }), "packet-too-large");
+    await rejectsWith(
+      t.client.publish({ topic: "lim/c", payload: "x", retain: true }),
+      "retain-not-supported",
+    );
+    await t.client.publish({ topic: "lim/d", payload: "x" });
+    assert.equal((await second.expect(PacketType.Publish)).topic, "lim/d");
+    assert.deepEqual(second.all(PacketType.Publish).map((p) => p.topic), ["lim/d"]);
+    second.close();
+    const third = await t.broker.nextConnection();
+    await waitUntil(() => t.client.connected, 1000, "reconnected again");
+    await t.client.publish({ topic: "lim/e", payload: big, retain: true });
+    const e = await third.expect(PacketType.Publish);
+    assert.equal(e.topic, "lim/e");
+    assert.equal(e.retain, true);
+    assert.equal(e.payload.length, 100);
+  },
+);
+
 add("Client refuses wildcard subscriptions when CONNACK says they are unavailable", async () => {
   await using t = await start({
     connack: { properties: { wildcardSubscriptionAvailable: false } },
